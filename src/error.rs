@@ -1,0 +1,49 @@
+//! Errors from building a cache.
+
+use std::fmt;
+
+/// Why [`Builder::build`](crate::Builder::build) refused a configuration.
+///
+/// ```
+/// use epoch_cache::{BuildError, Cache};
+///
+/// let err = Cache::<u64, u64>::builder().capacity(0).build().unwrap_err();
+/// assert_eq!(err, BuildError::ZeroCapacity);
+/// assert_eq!(err.to_string(), "cache capacity must be at least 1");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No capacity was given to the builder.
+    MissingCapacity,
+    /// A capacity of zero was asked for.
+    ZeroCapacity,
+    /// The table for this capacity would not fit in the address space (or
+    /// would need more than 2^32 sets).
+    CapacityTooLarge {
+        /// The capacity asked for.
+        capacity: usize,
+    },
+    /// The allocator could not provide the table.
+    OutOfMemory {
+        /// The size of the table that could not be allocated.
+        bytes: usize,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::MissingCapacity => f.write_str("cache capacity was not set: call `Builder::capacity`"),
+            BuildError::ZeroCapacity => f.write_str("cache capacity must be at least 1"),
+            BuildError::CapacityTooLarge { capacity } => {
+                write!(f, "cache capacity {capacity} is too large: its table would not fit in memory")
+            }
+            BuildError::OutOfMemory { bytes } => {
+                write!(f, "could not allocate the cache's table of {bytes} bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}

@@ -1,0 +1,11 @@
+//! The one place that imports atomics.
+//!
+//! Under `--cfg epoch_cache_loom` every atomic comes from loom, so the model
+//! checker in `loom-tests/` explores the real table protocol. Nothing else in
+//! the crate names `std::sync::atomic` or `loom` directly.
+
+#[cfg(not(epoch_cache_loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+#[cfg(epoch_cache_loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
