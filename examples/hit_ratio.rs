@@ -14,7 +14,12 @@ fn read_trace(path: &Path) -> Vec<u64> {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     BufReader::new(GzDecoder::new(file))
         .lines()
-        .map(|line| line.expect("read").trim().parse().expect("a u64 key per line"))
+        .map(|line| {
+            line.expect("read")
+                .trim()
+                .parse()
+                .expect("a u64 key per line")
+        })
         .collect()
 }
 
@@ -68,17 +73,26 @@ fn moka(keys: &[u64], cap: usize) -> f64 {
 }
 
 fn main() {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "../shared/traces".into());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "../shared/traces".into());
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .expect("trace dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(".trace.gz"))
         .collect();
     names.sort();
-    println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "trace", "cap", "epoch", "lru", "moka", "quick");
+    println!(
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "trace", "cap", "epoch", "lru", "moka", "quick"
+    );
     let (mut sum_e, mut sum_l, mut sum_m, mut sum_q, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for path in names {
-        let name = path.file_name().unwrap().to_string_lossy().replace(".trace.gz", "");
+        let name = path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".trace.gz", "");
         let keys = read_trace(&path);
         let distinct = keys.iter().collect::<std::collections::HashSet<_>>().len();
         let caps = match name.as_str() {
@@ -87,7 +101,12 @@ fn main() {
             _ => vec![(distinct / 20).max(16), distinct / 4],
         };
         for cap in caps {
-            let (e, l, m, q) = (epoch(&keys, cap), lru(&keys, cap), moka(&keys, cap), quick(&keys, cap));
+            let (e, l, m, q) = (
+                epoch(&keys, cap),
+                lru(&keys, cap),
+                moka(&keys, cap),
+                quick(&keys, cap),
+            );
             println!("{name:<10} {cap:>8} {e:>8.2} {l:>8.2} {m:>8.2} {q:>8.2}");
             sum_e += e;
             sum_l += l;
@@ -96,5 +115,13 @@ fn main() {
             n += 1.0;
         }
     }
-    println!("{:<10} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>8.2}", "mean", "", sum_e / n, sum_l / n, sum_m / n, sum_q / n);
+    println!(
+        "{:<10} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+        "mean",
+        "",
+        sum_e / n,
+        sum_l / n,
+        sum_m / n,
+        sum_q / n
+    );
 }

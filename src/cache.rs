@@ -140,7 +140,10 @@ where
         let hash = self.hash(key);
         let guard = self.table.reclaimer.pin();
         let entry = NonNull::from(self.table.get(&guard, hash, key)?);
-        Some(Ref { entry, _guard: guard })
+        Some(Ref {
+            entry,
+            _guard: guard,
+        })
     }
 
     /// Looks `key` up and clones its value.
@@ -161,7 +164,9 @@ where
     {
         let hash = self.hash(key);
         let guard = self.table.reclaimer.pin();
-        self.table.get(&guard, hash, key).map(|entry| entry.value.clone())
+        self.table
+            .get(&guard, hash, key)
+            .map(|entry| entry.value.clone())
     }
 
     /// Pins once for many operations: lookups through the returned handle
@@ -331,8 +336,11 @@ impl<K, V, S, R: Reclaimer> fmt::Debug for Cache<K, V, S, R> {
 pub struct Builder<K, V, S = DefaultHashBuilder, R = DefaultReclaimer> {
     capacity: Option<usize>,
     hasher: S,
-    _marker: PhantomData<fn() -> (K, V, R)>,
+    _marker: BuilderMarker<K, V, R>,
 }
+
+/// Ties the builder to its key, value and reclaimer types without owning any.
+type BuilderMarker<K, V, R> = PhantomData<fn() -> (K, V, R)>;
 
 impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
     /// The most entries the cache may hold (required, at least 1).
@@ -399,9 +407,8 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
             return Err(BuildError::ZeroCapacity);
         }
         let sets = table::sets_for(capacity).ok_or(BuildError::CapacityTooLarge { capacity })?;
-        let table = Table::new(capacity, sets).ok_or(BuildError::OutOfMemory {
-            bytes: sets * 64,
-        })?;
+        let table =
+            Table::new(capacity, sets).ok_or(BuildError::OutOfMemory { bytes: sets * 64 })?;
         Ok(Cache {
             table,
             hasher: self.hasher,
@@ -411,7 +418,9 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
 
 impl<K, V, S, R> fmt::Debug for Builder<K, V, S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder").field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("Builder")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
     }
 }
 
@@ -476,7 +485,10 @@ impl<K, V, R: Reclaimer> Deref for Ref<'_, K, V, R> {
 
 impl<K: fmt::Debug, V: fmt::Debug, R: Reclaimer> fmt::Debug for Ref<'_, K, V, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Ref").field(self.key()).field(self.value()).finish()
+        f.debug_tuple("Ref")
+            .field(self.key())
+            .field(self.value())
+            .finish()
     }
 }
 
@@ -520,7 +532,10 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.cache.hash(key);
-        self.cache.table.get(&self.guard, hash, key).map(|entry| &entry.value)
+        self.cache
+            .table
+            .get(&self.guard, hash, key)
+            .map(|entry| &entry.value)
     }
 
     /// Inserts through this pin, like [`Cache::insert`].
@@ -534,7 +549,9 @@ where
     /// ```
     pub fn insert(&self, key: K, value: V) {
         let hash = self.cache.hash(&key);
-        self.cache.table.insert(&self.guard, hash, Entry::new(key, value));
+        self.cache
+            .table
+            .insert(&self.guard, hash, Entry::new(key, value));
     }
 
     /// Removes through this pin, like [`Cache::remove`].

@@ -34,10 +34,15 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::MissingCapacity => f.write_str("cache capacity was not set: call `Builder::capacity`"),
+            BuildError::MissingCapacity => {
+                f.write_str("cache capacity was not set: call `Builder::capacity`")
+            }
             BuildError::ZeroCapacity => f.write_str("cache capacity must be at least 1"),
             BuildError::CapacityTooLarge { capacity } => {
-                write!(f, "cache capacity {capacity} is too large: its table would not fit in memory")
+                write!(
+                    f,
+                    "cache capacity {capacity} is too large: its table would not fit in memory"
+                )
             }
             BuildError::OutOfMemory { bytes } => {
                 write!(f, "could not allocate the cache's table of {bytes} bytes")

@@ -85,7 +85,10 @@ fn pinned_operations<R: Reclaimer>() {
     pinned.insert(2, 2);
     let one = pinned.get(&1).unwrap();
     assert!(pinned.remove(&1));
-    assert_eq!(*one, 1, "a borrowed value outlives its removal while pinned");
+    assert_eq!(
+        *one, 1,
+        "a borrowed value outlives its removal while pinned"
+    );
     assert_eq!(pinned.get(&2), Some(&2));
 }
 
@@ -106,12 +109,26 @@ fn every_value_dropped_once<R: Reclaimer>() {
 }
 
 fn builder_errors<R: Reclaimer>() {
-    let build = |capacity| Cache::<u64, u64>::builder().capacity(capacity).reclaimer::<R>().build();
+    let build = |capacity| {
+        Cache::<u64, u64>::builder()
+            .capacity(capacity)
+            .reclaimer::<R>()
+            .build()
+    };
     assert_eq!(build(0).unwrap_err(), BuildError::ZeroCapacity);
-    assert!(matches!(build(usize::MAX).unwrap_err(), BuildError::CapacityTooLarge { .. }));
-    assert!(matches!(build(usize::MAX / 2).unwrap_err(), BuildError::CapacityTooLarge { .. }));
+    assert!(matches!(
+        build(usize::MAX).unwrap_err(),
+        BuildError::CapacityTooLarge { .. }
+    ));
+    assert!(matches!(
+        build(usize::MAX / 2).unwrap_err(),
+        BuildError::CapacityTooLarge { .. }
+    ));
     assert_eq!(
-        Cache::<u64, u64>::builder().reclaimer::<R>().build().unwrap_err(),
+        Cache::<u64, u64>::builder()
+            .reclaimer::<R>()
+            .build()
+            .unwrap_err(),
         BuildError::MissingCapacity
     );
     let msg = build(0).unwrap_err().to_string();

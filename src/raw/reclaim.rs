@@ -23,7 +23,7 @@ mod sealed {
 /// use epoch_cache::{Cache, Crossbeam, DefaultHashBuilder};
 ///
 /// let cache: Cache<u64, u64, DefaultHashBuilder, Crossbeam> =
-///     Cache::builder().capacity(100).build().unwrap();
+///     Cache::builder().capacity(100).reclaimer::<Crossbeam>().build().unwrap();
 /// cache.insert(1, 2);
 /// assert_eq!(cache.get_cloned(&1), Some(2));
 /// ```

@@ -20,14 +20,26 @@ pub(crate) const WAYS: usize = 7;
 
 pub(crate) const PENDING: usize = 1;
 
-#[cfg(all(target_pointer_width = "64", any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 const TAG_SHIFT: u32 = 48;
-#[cfg(all(target_pointer_width = "64", any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 pub(crate) const TAG_MASK: usize = 0xFF << TAG_SHIFT;
 
-#[cfg(not(all(target_pointer_width = "64", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+#[cfg(not(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 const TAG_SHIFT: u32 = 0;
-#[cfg(not(all(target_pointer_width = "64", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+#[cfg(not(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 pub(crate) const TAG_MASK: usize = 0;
 
 /// The hint bits of a word: everything but the address.

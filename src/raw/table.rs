@@ -179,7 +179,12 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
 
     /// Looks `key` up; the entry lives as long as `guard`.
     #[inline]
-    pub(crate) fn get<'g, Q>(&self, guard: &'g R::Guard<'_>, hash: u64, key: &Q) -> Option<&'g Entry<K, V>>
+    pub(crate) fn get<'g, Q>(
+        &self,
+        guard: &'g R::Guard<'_>,
+        hash: u64,
+        key: &Q,
+    ) -> Option<&'g Entry<K, V>>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -202,7 +207,11 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     {
         let probe = self.probe(hash);
         while let Some(found) = self.find_visible(guard, &probe, key) {
-            if self.unlink(guard, self.slot(&probe, found.which, found.slot), found.word) {
+            if self.unlink(
+                guard,
+                self.slot(&probe, found.which, found.slot),
+                found.word,
+            ) {
                 self.release_ticket();
                 self.retire(guard, found.word, Some(RemovalCause::Removed));
                 return true;
@@ -231,12 +240,22 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     /// CASes `word` out of `slot`; true if this thread unlinked it (and so
     /// must retire it).
     #[inline]
-    fn unlink(&self, _guard: &R::Guard<'_>, slot: &AtomicPtr<Entry<K, V>>, word: *mut Entry<K, V>) -> bool {
+    fn unlink(
+        &self,
+        _guard: &R::Guard<'_>,
+        slot: &AtomicPtr<Entry<K, V>>,
+        word: *mut Entry<K, V>,
+    ) -> bool {
         // AcqRel on success: Acquire orders the retire after every write that
         // linked the entry; Release keeps this thread's earlier reads of it
         // before the unlink. Relaxed on failure: we only retry or give up.
-        slot.compare_exchange(word, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        slot.compare_exchange(
+            word,
+            std::ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok()
     }
 
     /// Retires an entry this thread unlinked. `cause` is `None` for a pending
@@ -260,7 +279,9 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         // Relaxed: a counter; the bound holds by the modification order of
         // `len` alone.
         self.len
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < self.capacity).then_some(n + 1))
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
             .is_ok()
     }
 
@@ -271,7 +292,12 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     }
 
     /// Inserts `key`'s entry, replacing the value of a visible copy.
-    pub(crate) fn insert(&self, guard: &R::Guard<'_>, hash: u64, entry: Box<Entry<K, V>>) -> Inserted
+    pub(crate) fn insert(
+        &self,
+        guard: &R::Guard<'_>,
+        hash: u64,
+        entry: Box<Entry<K, V>>,
+    ) -> Inserted
     where
         K: Eq + Send,
         V: Send,
@@ -311,7 +337,12 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
 
     /// Links `new` as pending into a free slot, or over a victim. Returns the
     /// slot, or `None` if every candidate slot holds a pending entry.
-    fn link_pending(&self, guard: &R::Guard<'_>, probe: &Probe, new: *mut Entry<K, V>) -> Option<(usize, usize)>
+    fn link_pending(
+        &self,
+        guard: &R::Guard<'_>,
+        probe: &Probe,
+        new: *mut Entry<K, V>,
+    ) -> Option<(usize, usize)>
     where
         K: Send,
         V: Send,
@@ -322,7 +353,9 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             let words = probe.sets.map(|s| {
                 let set = &self.sets[s];
                 // Acquire: as in `find_visible`; we may read a victim's policy.
-                std::array::from_fn::<_, WAYS, _>(|i| R::protect(guard, &set.slots[i], Ordering::Acquire))
+                std::array::from_fn::<_, WAYS, _>(|i| {
+                    R::protect(guard, &set.slots[i], Ordering::Acquire)
+                })
             });
             if ticket {
                 if let Some((which, slot)) = pick_free(&words) {
@@ -340,9 +373,13 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                     continue;
                 }
             }
-            let policy_words = probe.sets.map(|s| self.sets[s].policy.load(Ordering::Relaxed));
+            let policy_words = probe
+                .sets
+                .map(|s| self.sets[s].policy.load(Ordering::Relaxed));
             let visible = words.map(|ws| {
-                (0..WAYS).fold(0_u8, |m, i| m | (u8::from(!ws[i].is_null() && !set::is_pending(ws[i])) << i))
+                (0..WAYS).fold(0_u8, |m, i| {
+                    m | (u8::from(!ws[i].is_null() && !set::is_pending(ws[i])) << i)
+                })
             });
             match policy::choose_victim(policy_words, visible, probe.hash) {
                 Some((which, slot, victim_freq)) => {
@@ -357,11 +394,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                         if ticket {
                             self.release_ticket();
                         }
-                        if victim_freq > 0 {
-                            for s in probe.sets {
-                                policy::age(&self.sets[s].policy);
-                            }
-                        }
+                        policy::record_eviction(
+                            &self.sets[probe.sets[which]].policy,
+                            victim_freq > 0,
+                        );
                         policy::record_insert(&self.sets[probe.sets[which]].policy, slot);
                         self.retire(guard, victim, Some(RemovalCause::Evicted));
                         return Some((which, slot));
@@ -398,7 +434,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             for slot in &set.slots {
                 let word = R::protect(guard, slot, Ordering::Acquire);
                 if !word.is_null() && !set::is_pending(word) && self.unlink(guard, slot, word) {
-                    policy::age(&set.policy);
+                    policy::record_eviction(&set.policy, false);
                     self.retire(guard, word, Some(RemovalCause::Evicted));
                     return true;
                 }
@@ -408,7 +444,14 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     }
 
     /// Makes a pending entry visible unless another copy of its key wins.
-    fn settle(&self, guard: &R::Guard<'_>, probe: &Probe, which: usize, slot: usize, new: *mut Entry<K, V>) -> Inserted
+    fn settle(
+        &self,
+        guard: &R::Guard<'_>,
+        probe: &Probe,
+        which: usize,
+        slot: usize,
+        new: *mut Entry<K, V>,
+    ) -> Inserted
     where
         K: Eq + Send,
         V: Send,
@@ -445,8 +488,8 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                     if unsafe { &(*set::unpack(word)).key } != key {
                         continue;
                     }
-                    let other_wins =
-                        !set::is_pending(word) || Self::position(probe, other_which, other_slot) < my_position;
+                    let other_wins = !set::is_pending(word)
+                        || Self::position(probe, other_which, other_slot) < my_position;
                     if other_wins {
                         // Dropping `withdraw` unlinks our copy, unless a winner
                         // already did.
@@ -466,7 +509,12 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         std::mem::forget(withdraw);
         // PUBLISH on success: the un-pend is what makes the entry visible.
         // Relaxed on failure: a winner unlinked us and retires our entry.
-        match mine.compare_exchange(pending, set::pack(new, probe.tag, false), PUBLISH, Ordering::Relaxed) {
+        match mine.compare_exchange(
+            pending,
+            set::pack(new, probe.tag, false),
+            PUBLISH,
+            Ordering::Relaxed,
+        ) {
             Ok(_) => Inserted::New,
             Err(_) => Inserted::Superseded,
         }
@@ -492,13 +540,25 @@ impl<K: Eq, V, R: Reclaimer> Table<K, V, R> {
                     continue;
                 }
                 occupied += 1;
-                assert!(!set::is_pending(word), "pending entry at rest in set {set_index}");
-                assert!(seen.insert(set::unpack(word).addr()), "one entry in two slots");
+                assert!(
+                    !set::is_pending(word),
+                    "pending entry at rest in set {set_index}"
+                );
+                assert!(
+                    seen.insert(set::unpack(word).addr()),
+                    "one entry in two slots"
+                );
                 // SAFETY: quiescent, so every linked entry is live.
                 let entry = unsafe { &*set::unpack(word) };
                 let probe = self.probe(hash(&entry.key));
-                assert!(probe.sets.contains(&set_index), "entry outside its two sets");
-                assert!(set::matches_visible(word, probe.tag), "tag disagrees with the key's hash");
+                assert!(
+                    probe.sets.contains(&set_index),
+                    "entry outside its two sets"
+                );
+                assert!(
+                    set::matches_visible(word, probe.tag),
+                    "tag disagrees with the key's hash"
+                );
                 for which in 0..2 {
                     for other in 0..WAYS {
                         if (probe.sets[which], other) == (set_index, slot_index) {
@@ -506,13 +566,18 @@ impl<K: Eq, V, R: Reclaimer> Table<K, V, R> {
                         }
                         let w = self.slot(&probe, which, other).load(Ordering::Relaxed);
                         // SAFETY: as above.
-                        let duplicate = !w.is_null() && unsafe { (*set::unpack(w)).key == entry.key };
+                        let duplicate =
+                            !w.is_null() && unsafe { (*set::unpack(w)).key == entry.key };
                         assert!(!duplicate, "a key in two slots");
                     }
                 }
             }
         }
-        assert_eq!(occupied, self.len(), "len disagrees with the occupied slots");
+        assert_eq!(
+            occupied,
+            self.len(),
+            "len disagrees with the occupied slots"
+        );
         assert!(self.len() <= self.capacity, "len above capacity");
     }
 }

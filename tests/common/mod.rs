@@ -34,7 +34,11 @@ pub const SIZES: Sizes = Sizes {
 pub type TestCache<K, V, R> = Cache<K, V, DefaultHashBuilder, R>;
 
 pub fn cache<K, V, R: Reclaimer>(capacity: usize) -> TestCache<K, V, R> {
-    Cache::builder().capacity(capacity).reclaimer::<R>().build().expect("valid capacity")
+    Cache::builder()
+        .capacity(capacity)
+        .reclaimer::<R>()
+        .build()
+        .expect("valid capacity")
 }
 
 /// Counts how many values were created and how many dropped.
