@@ -1,17 +1,21 @@
-//! `Cache`, its builder, and the guarded references it hands out: the safe API
-//! over `raw::table`.
+//! `Cache`: the safe API over `raw::table`.
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
-use std::marker::PhantomData;
-use std::ops::Deref;
 use std::ptr::NonNull;
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use crate::raw::entry::Entry;
+use crate::builder::Builder;
+use crate::clock;
+use crate::flight::Flights;
+use crate::raw::entry::{self, Unpublished};
 use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
-use crate::raw::table::{self, Table};
-use crate::BuildError;
+use crate::raw::set;
+use crate::raw::table::Table;
+use crate::refs::{Pinned, Ref};
+use crate::CacheStats;
 
 /// The default hasher: foldhash's fast variant, randomly seeded per cache.
 ///
@@ -26,9 +30,9 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 /// count.
 ///
 /// `K: Hash + Eq + Send + Sync` and `V: Send + Sync`; `S` hashes keys and `R`
-/// reclaims retired entries ([`Seize`](crate::Seize), the default, or
-/// [`Crossbeam`](crate::Crossbeam)). See the [crate docs](crate) for the
-/// design and the guarantees.
+/// reclaims retired entries ([`Crossbeam`](crate::Crossbeam), the default, or
+/// [`Seize`](crate::Seize)). See the [crate docs](crate) for the design and
+/// the guarantees.
 ///
 /// ```
 /// use epoch_cache::Cache;
@@ -40,8 +44,12 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 /// assert!(cache.get(&1).is_none());
 /// ```
 pub struct Cache<K, V, S = DefaultHashBuilder, R: Reclaimer = DefaultReclaimer> {
-    table: Table<K, V, R>,
-    hasher: S,
+    pub(crate) table: Table<K, V, R>,
+    pub(crate) hasher: S,
+    /// The time to live of entries inserted without one of their own.
+    pub(crate) time_to_live: Option<Duration>,
+    /// Loads in flight for `get_or_insert_with`, made on first use.
+    pub(crate) flights: OnceLock<Flights<K, V>>,
 }
 
 impl<K, V> Cache<K, V> {
@@ -51,7 +59,7 @@ impl<K, V> Cache<K, V> {
     /// # Panics
     ///
     /// If `capacity` is zero or its table cannot be allocated. Use
-    /// [`Cache::builder`] to get a [`BuildError`] instead.
+    /// [`Cache::builder`] to get a [`BuildError`](crate::BuildError) instead.
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -75,11 +83,7 @@ impl<K, V> Cache<K, V> {
     /// # Ok::<(), epoch_cache::BuildError>(())
     /// ```
     pub fn builder() -> Builder<K, V> {
-        Builder {
-            capacity: None,
-            hasher: DefaultHashBuilder::default(),
-            _marker: PhantomData,
-        }
+        Builder::new()
     }
 }
 
@@ -91,8 +95,41 @@ where
     R: Reclaimer,
 {
     #[inline]
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hasher.hash_one(key)
+    }
+
+    /// The deadline of an entry inserted now with `ttl`, or the cache's own.
+    fn deadline(&self, ttl: Option<Duration>) -> u64 {
+        match ttl.or(self.time_to_live) {
+            Some(ttl) => clock::deadline_after(ttl),
+            None => clock::NEVER,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record_lookup(&self, hit: bool) {
+        if let Some(stats) = &self.table.hooks.stats {
+            stats.lookup(hit);
+        }
+    }
+
+    /// Links a new entry through `guard`; returns the entry (possibly already
+    /// evicted or superseded, but readable while `guard` lives).
+    pub(crate) fn insert_entry(
+        &self,
+        guard: &R::Guard<'_>,
+        key: K,
+        value: V,
+        ttl: Option<Duration>,
+    ) -> NonNull<entry::Entry<K, V>> {
+        let hash = self.hash(&key);
+        let new = Unpublished(entry::alloc(key, value, self.deadline(ttl)));
+        let (_, ptr) = self.table.insert(guard, hash, new);
+        if let Some(stats) = &self.table.hooks.stats {
+            stats.insert();
+        }
+        NonNull::new(set::unpack(ptr)).expect("entries are never null")
     }
 
     /// Inserts `value` for `key`, replacing the value of an existing key.
@@ -100,6 +137,7 @@ where
     /// If the cache is full, an entry of the key's two candidate sets is
     /// evicted first, so [`len`](Self::len) never exceeds the capacity. The
     /// replaced or evicted value is dropped once no reader can still see it.
+    /// The entry gets the cache's time to live, if it has one.
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -111,10 +149,32 @@ where
     /// assert_eq!(cache.len(), 1);
     /// ```
     pub fn insert(&self, key: K, value: V) {
-        let hash = self.hash(&key);
-        let entry = Entry::new(key, value);
         let guard = self.table.reclaimer.pin();
-        self.table.insert(&guard, hash, entry);
+        self.insert_entry(&guard, key, value, None);
+    }
+
+    /// Inserts with a time to live of its own, overriding the cache's.
+    ///
+    /// After `ttl`, [`get`](Self::get) no longer returns the entry; it is
+    /// unlinked when its set is next written, or by
+    /// [`purge_expired`](Self::purge_expired). A zero `ttl` inserts an entry
+    /// that is already expired (it replaces the key's old value, and is never
+    /// returned); an absurdly long one never expires. Durations round up to
+    /// whole milliseconds.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::new(10);
+    /// cache.insert_with_ttl(1, 1, Duration::from_millis(20));
+    /// assert!(cache.contains_key(&1));
+    /// std::thread::sleep(Duration::from_millis(30));
+    /// assert!(!cache.contains_key(&1));
+    /// ```
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
+        let guard = self.table.reclaimer.pin();
+        self.insert_entry(&guard, key, value, Some(ttl));
     }
 
     /// Looks `key` up, returning a guarded reference to its value.
@@ -139,11 +199,11 @@ where
     {
         let hash = self.hash(key);
         let guard = self.table.reclaimer.pin();
-        let entry = NonNull::from(self.table.get(&guard, hash, key)?);
-        Some(Ref {
-            entry,
-            _guard: guard,
-        })
+        let found = self.table.get(&guard, hash, key);
+        self.record_lookup(found.is_some());
+        let entry = NonNull::from(found?);
+        // SAFETY: `entry` was loaded through `guard`, which the Ref keeps.
+        Some(unsafe { Ref::new(entry, guard) })
     }
 
     /// Looks `key` up and clones its value.
@@ -164,9 +224,9 @@ where
     {
         let hash = self.hash(key);
         let guard = self.table.reclaimer.pin();
-        self.table
-            .get(&guard, hash, key)
-            .map(|entry| entry.value.clone())
+        let found = self.table.get(&guard, hash, key);
+        self.record_lookup(found.is_some());
+        found.map(|entry| entry.value.clone())
     }
 
     /// Pins once for many operations: lookups through the returned handle
@@ -186,13 +246,11 @@ where
     /// assert_eq!(sum, 30);
     /// ```
     pub fn pin(&self) -> Pinned<'_, K, V, S, R> {
-        Pinned {
-            cache: self,
-            guard: self.table.reclaimer.pin(),
-        }
+        Pinned::new(self, self.table.reclaimer.pin())
     }
 
-    /// Removes `key`; true if this call removed it.
+    /// Removes `key`; true if this call removed it (an expired entry is
+    /// unlinked too, but counts as absent).
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -212,7 +270,8 @@ where
         self.table.remove(&guard, hash, key)
     }
 
-    /// True if `key` is present. Counts as an access for the eviction policy.
+    /// True if `key` is present. Counts as an access for the eviction policy
+    /// and for the statistics.
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -229,18 +288,14 @@ where
     {
         let hash = self.hash(key);
         let guard = self.table.reclaimer.pin();
-        self.table.get(&guard, hash, key).is_some()
+        let hit = self.table.get(&guard, hash, key).is_some();
+        self.record_lookup(hit);
+        hit
     }
 
-    /// Checks the table's invariants (tests and fuzzing only); call while no
-    /// other thread uses the cache.
-    #[cfg(any(test, fuzzing))]
-    #[doc(hidden)]
-    pub fn validate(&self) {
-        self.table.validate(|key| self.hash(key));
-    }
-
-    /// Removes every entry. Inserts that race with `clear` may survive it.
+    /// Removes every entry (the listener sees
+    /// [`Cleared`](crate::RemovalCause::Cleared)). Inserts that race with
+    /// `clear` may survive it.
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -254,10 +309,19 @@ where
         let guard = self.table.reclaimer.pin();
         self.table.clear(&guard);
     }
+
+    /// Checks the table's invariants (tests and fuzzing only); call while no
+    /// other thread uses the cache.
+    #[cfg(any(test, fuzzing))]
+    #[doc(hidden)]
+    pub fn validate(&self) {
+        self.table.validate(|key| self.hash(key));
+    }
 }
 
 impl<K, V, S, R: Reclaimer> Cache<K, V, S, R> {
-    /// The number of entries, counting inserts in flight. Never more than
+    /// The number of entries, counting inserts in flight and entries that have
+    /// expired but are not yet unlinked. Never more than
     /// [`capacity`](Self::capacity), at any instant.
     ///
     /// ```
@@ -308,6 +372,41 @@ impl<K, V, S, R: Reclaimer> Cache<K, V, S, R> {
     pub fn slots(&self) -> usize {
         self.table.slots()
     }
+
+    /// A snapshot of the counters; all zero unless the cache was built with
+    /// [`record_stats(true)`](Builder::record_stats).
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::builder().capacity(2).record_stats(true).build()?;
+    /// (0..3).for_each(|k| cache.insert(k, k));
+    /// assert_eq!((cache.stats().inserts, cache.stats().evictions), (3, 1));
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn stats(&self) -> CacheStats {
+        self.table
+            .hooks
+            .stats
+            .as_ref()
+            .map(|stats| stats.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// The time to live of entries inserted without their own, if any.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: Cache<u64, u64> =
+    ///     Cache::builder().capacity(2).time_to_live(Duration::from_secs(5)).build()?;
+    /// assert_eq!(cache.time_to_live(), Some(Duration::from_secs(5)));
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn time_to_live(&self) -> Option<Duration> {
+        self.time_to_live
+    }
 }
 
 impl<K, V, S, R: Reclaimer> fmt::Debug for Cache<K, V, S, R> {
@@ -315,266 +414,8 @@ impl<K, V, S, R: Reclaimer> fmt::Debug for Cache<K, V, S, R> {
         f.debug_struct("Cache")
             .field("len", &self.len())
             .field("capacity", &self.capacity())
+            .field("time_to_live", &self.time_to_live)
             .field("reclaimer", &self.table.reclaimer)
             .finish_non_exhaustive()
-    }
-}
-
-/// Configures and builds a [`Cache`].
-///
-/// ```
-/// use epoch_cache::{Cache, Crossbeam};
-/// use std::collections::hash_map::RandomState;
-///
-/// let cache: Cache<u64, u64, RandomState, Crossbeam> = Cache::builder()
-///     .capacity(1_000)
-///     .hasher(RandomState::new())
-///     .reclaimer::<Crossbeam>()
-///     .build()?;
-/// # Ok::<(), epoch_cache::BuildError>(())
-/// ```
-pub struct Builder<K, V, S = DefaultHashBuilder, R = DefaultReclaimer> {
-    capacity: Option<usize>,
-    hasher: S,
-    _marker: BuilderMarker<K, V, R>,
-}
-
-/// Ties the builder to its key, value and reclaimer types without owning any.
-type BuilderMarker<K, V, R> = PhantomData<fn() -> (K, V, R)>;
-
-impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
-    /// The most entries the cache may hold (required, at least 1).
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<u64, u64> = Cache::builder().capacity(5).build()?;
-    /// assert_eq!(cache.capacity(), 5);
-    /// # Ok::<(), epoch_cache::BuildError>(())
-    /// ```
-    pub fn capacity(mut self, capacity: usize) -> Self {
-        self.capacity = Some(capacity);
-        self
-    }
-
-    /// The hasher for keys.
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    /// use std::collections::hash_map::RandomState;
-    ///
-    /// let cache: Cache<u64, u64, RandomState> =
-    ///     Cache::builder().capacity(5).hasher(RandomState::new()).build()?;
-    /// # Ok::<(), epoch_cache::BuildError>(())
-    /// ```
-    pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> Builder<K, V, S2, R> {
-        Builder {
-            capacity: self.capacity,
-            hasher,
-            _marker: PhantomData,
-        }
-    }
-
-    /// The reclamation backend: [`Seize`](crate::Seize) (the default) or
-    /// [`Crossbeam`](crate::Crossbeam).
-    ///
-    /// ```
-    /// use epoch_cache::{Cache, Crossbeam, DefaultHashBuilder};
-    ///
-    /// let cache: Cache<u64, u64, DefaultHashBuilder, Crossbeam> =
-    ///     Cache::builder().capacity(5).reclaimer::<Crossbeam>().build()?;
-    /// # Ok::<(), epoch_cache::BuildError>(())
-    /// ```
-    pub fn reclaimer<R2: Reclaimer>(self) -> Builder<K, V, S, R2> {
-        Builder {
-            capacity: self.capacity,
-            hasher: self.hasher,
-            _marker: PhantomData,
-        }
-    }
-
-    /// Builds the cache, or says why the configuration is refused.
-    ///
-    /// ```
-    /// use epoch_cache::{BuildError, Cache};
-    ///
-    /// let too_big = Cache::<u64, u64>::builder().capacity(usize::MAX).build();
-    /// assert!(matches!(too_big, Err(BuildError::CapacityTooLarge { .. })));
-    /// ```
-    pub fn build(self) -> Result<Cache<K, V, S, R>, BuildError> {
-        let capacity = self.capacity.ok_or(BuildError::MissingCapacity)?;
-        if capacity == 0 {
-            return Err(BuildError::ZeroCapacity);
-        }
-        let sets = table::sets_for(capacity).ok_or(BuildError::CapacityTooLarge { capacity })?;
-        let table =
-            Table::new(capacity, sets).ok_or(BuildError::OutOfMemory { bytes: sets * 64 })?;
-        Ok(Cache {
-            table,
-            hasher: self.hasher,
-        })
-    }
-}
-
-impl<K, V, S, R> fmt::Debug for Builder<K, V, S, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("capacity", &self.capacity)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A guarded reference to a cached value, returned by [`Cache::get`].
-///
-/// While it lives, the entry's memory cannot be reclaimed, even if another
-/// thread evicts, replaces or removes the entry: the reference stays valid and
-/// the value intact. Drop it promptly; it holds back reclamation.
-///
-/// ```
-/// use epoch_cache::Cache;
-///
-/// let cache: Cache<u64, String> = Cache::new(10);
-/// cache.insert(1, "one".into());
-/// let r = cache.get(&1).unwrap();
-/// cache.remove(&1); // unlinked, but `r` still reads it
-/// assert_eq!((*r.key(), r.value().as_str()), (1, "one"));
-/// ```
-pub struct Ref<'a, K, V, R: Reclaimer = DefaultReclaimer> {
-    // Invariant: points to an entry that was loaded through `_guard`, so it
-    // stays allocated while `_guard` lives.
-    entry: NonNull<Entry<K, V>>,
-    _guard: R::Guard<'a>,
-}
-
-impl<K, V, R: Reclaimer> Ref<'_, K, V, R> {
-    /// The entry's key.
-    ///
-    /// ```
-    /// # use epoch_cache::Cache;
-    /// # let cache: Cache<u64, u64> = Cache::new(10);
-    /// cache.insert(3, 4);
-    /// assert_eq!(*cache.get(&3).unwrap().key(), 3);
-    /// ```
-    pub fn key(&self) -> &K {
-        // SAFETY: the entry is alive while the guard is (type invariant), and
-        // the returned borrow cannot outlive `self`, which holds the guard.
-        unsafe { &self.entry.as_ref().key }
-    }
-
-    /// The entry's value.
-    ///
-    /// ```
-    /// # use epoch_cache::Cache;
-    /// # let cache: Cache<u64, u64> = Cache::new(10);
-    /// cache.insert(3, 4);
-    /// assert_eq!(*cache.get(&3).unwrap().value(), 4);
-    /// ```
-    pub fn value(&self) -> &V {
-        // SAFETY: as in `key`.
-        unsafe { &self.entry.as_ref().value }
-    }
-}
-
-impl<K, V, R: Reclaimer> Deref for Ref<'_, K, V, R> {
-    type Target = V;
-
-    fn deref(&self) -> &V {
-        self.value()
-    }
-}
-
-impl<K: fmt::Debug, V: fmt::Debug, R: Reclaimer> fmt::Debug for Ref<'_, K, V, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Ref")
-            .field(self.key())
-            .field(self.value())
-            .finish()
-    }
-}
-
-/// One pin for many operations, returned by [`Cache::pin`].
-///
-/// ```
-/// use epoch_cache::Cache;
-///
-/// let cache: Cache<u64, u64> = Cache::new(10);
-/// let pinned = cache.pin();
-/// pinned.insert(1, 2);
-/// let v: Option<&u64> = pinned.get(&1);
-/// assert_eq!(v, Some(&2));
-/// ```
-pub struct Pinned<'a, K, V, S = DefaultHashBuilder, R: Reclaimer = DefaultReclaimer> {
-    cache: &'a Cache<K, V, S, R>,
-    guard: R::Guard<'a>,
-}
-
-impl<K, V, S, R> Pinned<'_, K, V, S, R>
-where
-    K: Hash + Eq + Send + Sync,
-    V: Send + Sync,
-    S: BuildHasher,
-    R: Reclaimer,
-{
-    /// Looks `key` up; the value is borrowed for as long as this pin lives.
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<u64, u64> = Cache::new(10);
-    /// cache.insert(1, 2);
-    /// let pinned = cache.pin();
-    /// assert_eq!(pinned.get(&1), Some(&2));
-    /// ```
-    #[inline]
-    pub fn get<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let hash = self.cache.hash(key);
-        self.cache
-            .table
-            .get(&self.guard, hash, key)
-            .map(|entry| &entry.value)
-    }
-
-    /// Inserts through this pin, like [`Cache::insert`].
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<u64, u64> = Cache::new(10);
-    /// cache.pin().insert(1, 2);
-    /// assert_eq!(cache.get_cloned(&1), Some(2));
-    /// ```
-    pub fn insert(&self, key: K, value: V) {
-        let hash = self.cache.hash(&key);
-        self.cache
-            .table
-            .insert(&self.guard, hash, Entry::new(key, value));
-    }
-
-    /// Removes through this pin, like [`Cache::remove`].
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<u64, u64> = Cache::new(10);
-    /// cache.insert(1, 2);
-    /// assert!(cache.pin().remove(&1));
-    /// ```
-    pub fn remove<Q>(&self, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let hash = self.cache.hash(key);
-        self.cache.table.remove(&self.guard, hash, key)
-    }
-}
-
-impl<K, V, S, R: Reclaimer> fmt::Debug for Pinned<'_, K, V, S, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pinned").field("cache", self.cache).finish()
     }
 }

@@ -18,6 +18,9 @@ pub enum BuildError {
     MissingCapacity,
     /// A capacity of zero was asked for.
     ZeroCapacity,
+    /// A time to live of zero was asked for: every entry would be expired at
+    /// once.
+    ZeroTimeToLive,
     /// The table for this capacity would not fit in the address space (or
     /// would need more than 2^32 sets).
     CapacityTooLarge {
@@ -38,6 +41,7 @@ impl fmt::Display for BuildError {
                 f.write_str("cache capacity was not set: call `Builder::capacity`")
             }
             BuildError::ZeroCapacity => f.write_str("cache capacity must be at least 1"),
+            BuildError::ZeroTimeToLive => f.write_str("time to live must be longer than zero"),
             BuildError::CapacityTooLarge { capacity } => {
                 write!(
                     f,

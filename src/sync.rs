@@ -5,7 +5,7 @@
 //! the crate names `std::sync::atomic` or `loom` directly.
 
 #[cfg(not(epoch_cache_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(epoch_cache_loom)]
 pub(crate) use loom::sync::atomic::{

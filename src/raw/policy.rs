@@ -25,7 +25,7 @@
 //! This module is the seam for the policy: it sees only policy words and
 //! occupancy masks, never entries.
 
-use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{AtomicU16, AtomicU64, Ordering};
 
 use super::set::WAYS;
 
@@ -41,18 +41,19 @@ const INITIAL_FREQ: u64 = 0;
 /// The frequency of a newcomer that the ghost remembers.
 const GHOST_FREQ: u64 = 1;
 
-/// Fingerprints of recently inserted keys, one per slot of the table, written
+/// 16-bit fingerprints of recently inserted keys, one per slot of the table
+/// (2.5 bytes per entry of capacity), written
 /// only by inserts. A key inserted again while its fingerprint survives starts
 /// warm: it missed twice within about one cache's worth of inserts, so it is
 /// more than a one-hit wonder (S3-FIFO's ghost queue, TinyLFU's doorkeeper).
 pub(crate) struct Ghost {
-    fingerprints: Box<[AtomicU32]>,
+    fingerprints: Box<[AtomicU16]>,
 }
 
 impl Ghost {
     pub(crate) fn new(len: usize) -> Self {
         Ghost {
-            fingerprints: (0..len).map(|_| AtomicU32::new(0)).collect(),
+            fingerprints: (0..len).map(|_| AtomicU16::new(0)).collect(),
         }
     }
 
@@ -60,7 +61,7 @@ impl Ghost {
     pub(crate) fn remember(&self, hash: u64) -> bool {
         let n = self.fingerprints.len() as u64;
         let index = (((hash >> 32).wrapping_mul(0x9E37_79B9) & 0xFFFF_FFFF) * n) >> 32;
-        let fingerprint = (hash as u32) | 1;
+        let fingerprint = (hash as u16) | 1;
         // Relaxed: a hint that orders nothing; a lost race forgets one key.
         self.fingerprints[index as usize].swap(fingerprint, Ordering::Relaxed) == fingerprint
     }

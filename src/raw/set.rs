@@ -42,8 +42,9 @@ const TAG_SHIFT: u32 = 0;
 )))]
 pub(crate) const TAG_MASK: usize = 0;
 
-/// The hint bits of a word: everything but the address.
-const HINT_MASK: usize = TAG_MASK | PENDING;
+/// The hint bits of a word: everything but the address. (`entry::TIMED` is
+/// set by the entry allocator, not here, but is no address bit either.)
+const HINT_MASK: usize = TAG_MASK | PENDING | super::entry::TIMED;
 
 /// The tag bits of a key's hash, already shifted into place.
 #[inline]
@@ -54,18 +55,19 @@ pub(crate) fn tag_bits(hash: u64) -> usize {
     ((mixed as usize) << TAG_SHIFT) & TAG_MASK
 }
 
-/// Packs an entry pointer with its tag and pending bit into a slot word.
+/// Packs an entry pointer (which may carry `entry::TIMED`) with its tag and
+/// pending bit into a slot word.
 #[inline]
 pub(crate) fn pack<T>(ptr: *mut T, tag: usize, pending: bool) -> *mut T {
     assert!(
-        ptr.addr() & HINT_MASK == 0,
+        ptr.addr() & (TAG_MASK | PENDING) == 0,
         "epoch-cache: the allocator returned an address using bits 48..56 (or an odd one); \
          this target is not supported with tagged slots"
     );
     ptr.map_addr(|addr| addr | tag | if pending { PENDING } else { 0 })
 }
 
-/// The entry pointer inside a slot word.
+/// The entry address inside a slot word (all hint bits cleared).
 #[inline]
 pub(crate) fn unpack<T>(word: *mut T) -> *mut T {
     word.map_addr(|addr| addr & !HINT_MASK)
@@ -79,7 +81,7 @@ pub(crate) fn is_pending<T>(word: *mut T) -> bool {
 /// Whether `word` holds a visible (not pending) entry whose tag is `tag`.
 #[inline]
 pub(crate) fn matches_visible<T>(word: *mut T, tag: usize) -> bool {
-    !word.is_null() && word.addr() & HINT_MASK == tag
+    !word.is_null() && word.addr() & (TAG_MASK | PENDING) == tag
 }
 
 /// Whether `word` holds an entry, visible or pending, whose tag is `tag`.
@@ -122,7 +124,7 @@ mod tests {
 
     #[test]
     fn pack_round_trips() {
-        let ptr = Box::into_raw(Box::new(7_u64));
+        let ptr = Box::into_raw(Box::new(7_u32));
         for hash in [0_u64, 1, u64::MAX, 0xDEAD_BEEF_1234_5678] {
             let tag = tag_bits(hash);
             for pending in [false, true] {

@@ -23,12 +23,22 @@ use std::borrow::Borrow;
 
 use crossbeam_utils::{Backoff, CachePadded};
 
-use super::entry::{Entry, Unpublished};
+use super::entry::{self, Entry, Unpublished};
 use super::policy;
 use super::reclaim::Reclaimer;
 use super::set::{self, Set, WAYS};
+use crate::stats::Stats;
 use crate::sync::{fence, AtomicPtr, AtomicUsize, Ordering};
 use crate::RemovalCause;
+
+/// Called with every entry that leaves the cache, after it is unlinked.
+pub(crate) type Listener<K, V> = Box<dyn Fn(&K, &V, RemovalCause) + Send + Sync>;
+
+/// What happens when an entry leaves: counted, and shown to the listener.
+pub(crate) struct Hooks<K, V> {
+    pub(crate) listener: Option<Listener<K, V>>,
+    pub(crate) stats: Option<Stats>,
+}
 
 /// The ordering of the CASes that make an entry visible to readers.
 #[cfg(not(epoch_cache_mutant = "relaxed_publish"))]
@@ -72,6 +82,10 @@ pub(crate) struct Table<K, V, R: Reclaimer> {
     // and len <= capacity.
     len: CachePadded<AtomicUsize>,
     ghost: policy::Ghost,
+    pub(crate) hooks: Hooks<K, V>,
+    /// Set once any entry has a deadline: inserts then sweep expired entries
+    /// out of the sets they write.
+    has_deadlines: std::sync::atomic::AtomicBool,
     /// Where the next eviction outside a key's own sets starts looking.
     hand: CachePadded<AtomicUsize>,
     pub(crate) reclaimer: R,
@@ -101,10 +115,12 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     /// A table for `capacity` entries; `None` if the allocation fails.
     ///
     /// `sets` must come from `sets_for(capacity)`.
-    pub(crate) fn new(capacity: usize, sets: usize) -> Option<Self> {
+    pub(crate) fn new(capacity: usize, sets: usize, hooks: Hooks<K, V>) -> Option<Self> {
         Some(Table {
             sets: alloc_sets(sets)?,
             ghost: policy::Ghost::new(sets * WAYS),
+            hooks,
+            has_deadlines: std::sync::atomic::AtomicBool::new(false),
             capacity,
             len: CachePadded::new(AtomicUsize::new(0)),
             hand: CachePadded::new(AtomicUsize::new(0)),
@@ -194,10 +210,15 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     {
         let probe = self.probe(hash);
         let found = self.find_visible(guard, &probe, key)?;
-        policy::record_hit(&self.sets[probe.sets[found.which]].policy, found.slot);
         // SAFETY: `find_visible` returned a live entry protected by `guard`,
         // and the reference is bounded by `'g`, the guard's borrow.
-        Some(unsafe { &*set::unpack(found.word) })
+        let entry = unsafe { &*set::unpack(found.word) };
+        // SAFETY: live and protected, as above.
+        if unsafe { entry::expired(found.word) } {
+            return None;
+        }
+        policy::record_hit(&self.sets[probe.sets[found.which]].policy, found.slot);
+        Some(entry)
     }
 
     /// Removes the visible entry of `key`; true if this call unlinked it.
@@ -216,8 +237,15 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 found.word,
             ) {
                 self.release_ticket();
-                self.retire(guard, found.word, Some(RemovalCause::Removed));
-                return true;
+                // SAFETY: unlinked by us, still protected by `guard`.
+                let expired = unsafe { entry::expired(found.word) };
+                let cause = if expired {
+                    RemovalCause::Expired
+                } else {
+                    RemovalCause::Removed
+                };
+                self.retire(guard, found.word, Some(cause));
+                return !expired;
             }
         }
         false
@@ -264,16 +292,30 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     /// Retires an entry this thread unlinked. `cause` is `None` for a pending
     /// entry, which was never visible and so never in the cache.
     #[inline]
-    fn retire(&self, guard: &R::Guard<'_>, word: *mut Entry<K, V>, _cause: Option<RemovalCause>)
+    fn retire(&self, guard: &R::Guard<'_>, word: *mut Entry<K, V>, cause: Option<RemovalCause>)
     where
         K: Send,
         V: Send,
     {
+        if let Some(cause) = cause {
+            if let Some(stats) = &self.hooks.stats {
+                stats.removal(cause);
+            }
+            if let Some(listener) = &self.hooks.listener {
+                // SAFETY: unlinked by this thread and protected by `guard`.
+                let entry = unsafe { &*set::unpack(word) };
+                // A panicking listener must not stop the retire below (that
+                // would leak the entry); its panic is discarded.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    listener(&entry.key, &entry.value, cause)
+                }));
+            }
+        }
         // SAFETY: (1) the pointer came from `Box::into_raw` in `insert`, and
         // only the thread whose CAS unlinked it gets here, once; (2) it is in
         // no slot any more, so a guard pinned from now on cannot load it;
         // (3) `Entry<K, V>` is Send because K and V are.
-        unsafe { self.reclaimer.retire(guard, set::unpack(word)) }
+        unsafe { entry::retire(&self.reclaimer, guard, word) }
     }
 
     /// Takes a ticket if `len < capacity`.
@@ -295,22 +337,28 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     }
 
     /// Inserts `key`'s entry, replacing the value of a visible copy.
+    ///
+    /// Returns what happened and the new entry, which stays readable while
+    /// `guard` lives (it may already have been evicted or superseded).
     pub(crate) fn insert(
         &self,
         guard: &R::Guard<'_>,
         hash: u64,
-        entry: Box<Entry<K, V>>,
-    ) -> Inserted
+        new: Unpublished<K, V>,
+    ) -> (Inserted, *mut Entry<K, V>)
     where
         K: Eq + Send,
         V: Send,
     {
+        if new.0.addr() & entry::TIMED != 0 {
+            // Relaxed: a hint that only enables sweeping.
+            self.has_deadlines.store(true, Ordering::Relaxed);
+        }
         let probe = self.probe(hash);
-        let new = Unpublished(Box::into_raw(entry));
         let backoff = Backoff::new();
         loop {
             // SAFETY: `new` is ours until it is published.
-            let key = unsafe { &(*new.0).key };
+            let key = unsafe { &(*set::unpack(new.0)).key };
             if let Some(found) = self.find_visible(guard, &probe, key) {
                 let word = set::pack(new.0, probe.tag, false);
                 // PUBLISH (Release) on success: readers that Acquire the word see
@@ -321,16 +369,23 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                     .compare_exchange(found.word, word, PUBLISH, Ordering::Relaxed)
                     .is_ok()
                 {
-                    new.publish();
-                    self.retire(guard, found.word, Some(RemovalCause::Replaced));
-                    return Inserted::Replaced;
+                    let ptr = new.publish();
+                    // SAFETY: unlinked by us, still protected by `guard`.
+                    let expired = unsafe { entry::expired(found.word) };
+                    let cause = if expired {
+                        RemovalCause::Expired
+                    } else {
+                        RemovalCause::Replaced
+                    };
+                    self.retire(guard, found.word, Some(cause));
+                    return (Inserted::Replaced, ptr);
                 }
                 continue;
             }
             match self.link_pending(guard, &probe, new.0) {
                 Some((which, slot)) => {
                     let ptr = new.publish();
-                    return self.settle(guard, &probe, which, slot, ptr);
+                    return (self.settle(guard, &probe, which, slot, ptr), ptr);
                 }
                 // Every candidate slot is pending: let those inserts finish.
                 None => backoff.snooze(),
@@ -351,6 +406,12 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         V: Send,
     {
         let pending = set::pack(new, probe.tag, true);
+        // Relaxed: a hint; an expired entry missed here goes at the next write.
+        if self.has_deadlines.load(Ordering::Relaxed) {
+            for s in probe.sets {
+                self.purge_set(guard, s);
+            }
+        }
         let seen_recently = self.ghost.remember(probe.hash);
         let mut ticket = self.take_ticket();
         loop {
@@ -431,6 +492,76 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         }
     }
 
+    /// The number of sets, for iteration by set.
+    pub(crate) fn set_count(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Calls `visit` with each visible, unexpired entry of set `index`.
+    pub(crate) fn visit_set(
+        &self,
+        guard: &R::Guard<'_>,
+        index: usize,
+        mut visit: impl FnMut(&Entry<K, V>),
+    ) {
+        for slot in &self.sets[index].slots {
+            // Acquire: as in `find_visible`.
+            let word = R::protect(guard, slot, Ordering::Acquire);
+            if !word.is_null() && !set::is_pending(word) {
+                // SAFETY: a live entry (Set invariant) protected by `guard`,
+                // and the borrow is bounded by the guard's.
+                let entry = unsafe { &*set::unpack(word) };
+                // SAFETY: live and protected, as above.
+                if unsafe { !entry::expired(word) } {
+                    visit(entry);
+                }
+            }
+        }
+    }
+
+    /// Unlinks the entries of set `index` that `keep` rejects (cause
+    /// `Removed`) or that have expired (cause `Expired`).
+    pub(crate) fn retain_set(
+        &self,
+        guard: &R::Guard<'_>,
+        index: usize,
+        keep: &mut dyn FnMut(&K, &V) -> bool,
+    ) where
+        K: Send,
+        V: Send,
+    {
+        for slot in &self.sets[index].slots {
+            // Acquire: as in `find_visible`.
+            let word = R::protect(guard, slot, Ordering::Acquire);
+            if word.is_null() || set::is_pending(word) {
+                continue;
+            }
+            // SAFETY: a live entry (Set invariant) protected by `guard`.
+            let entry = unsafe { &*set::unpack(word) };
+            // SAFETY: live and protected, as above.
+            let cause = if unsafe { entry::expired(word) } {
+                RemovalCause::Expired
+            } else if !keep(&entry.key, &entry.value) {
+                RemovalCause::Removed
+            } else {
+                continue;
+            };
+            if self.unlink(guard, slot, word) {
+                self.release_ticket();
+                self.retire(guard, word, Some(cause));
+            }
+        }
+    }
+
+    /// Unlinks the expired entries of set `index`.
+    pub(crate) fn purge_set(&self, guard: &R::Guard<'_>, index: usize)
+    where
+        K: Send,
+        V: Send,
+    {
+        self.retain_set(guard, index, &mut |_, _| true);
+    }
+
     /// Unlinks one visible entry from any set; true if this thread did, and so
     /// now holds its ticket.
     fn evict_elsewhere(&self, guard: &R::Guard<'_>) -> bool
@@ -483,7 +614,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         fence(Ordering::SeqCst);
         let my_position = Self::position(probe, which, slot);
         // SAFETY: `new` is linked in our slot and protected by `guard`.
-        let key = unsafe { &(*new).key };
+        let key = unsafe { &(*set::unpack(new)).key };
         'scan: loop {
             for other_which in 0..2 {
                 for other_slot in 0..WAYS {
@@ -646,7 +777,7 @@ impl<K, V, R: Reclaimer> Drop for Table<K, V, R> {
                 if !word.is_null() {
                     // SAFETY: the slot owns the entry (Set invariant) and no
                     // guard exists (each borrows the cache), so it is ours to free.
-                    unsafe { super::reclaim::drop_box(set::unpack(word)) };
+                    unsafe { entry::free(word) };
                 }
             }
         }

@@ -1,0 +1,344 @@
+//! The contenders behind one trait, with u64 keys and values: epoch-cache on
+//! each reclamation backend, three locked caches written here, and the peers.
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, RwLock};
+
+use epoch_cache::{Cache, DefaultHashBuilder, Reclaimer};
+use mini_moka::sync::ConcurrentCacheExt;
+
+/// A bounded concurrent cache of u64 keys and values.
+pub trait Contender: Send + Sync + 'static {
+    /// A cache holding at most `capacity` entries.
+    fn with_capacity(capacity: usize) -> Self;
+    /// The value of `key`, copied out.
+    fn get(&self, key: u64) -> Option<u64>;
+    fn insert(&self, key: u64, value: u64);
+    /// Entries held, after `sync`.
+    fn len(&self) -> usize;
+    /// Runs deferred maintenance, for caches that buffer it (moka).
+    fn sync(&self) {}
+}
+
+/// epoch-cache on reclamation backend `R`, with its default hasher (foldhash).
+pub struct Epoch<R: Reclaimer>(Cache<u64, u64, DefaultHashBuilder, R>);
+
+impl<R: Reclaimer> Contender for Epoch<R> {
+    fn with_capacity(capacity: usize) -> Self {
+        let cache = Cache::<u64, u64>::builder()
+            .capacity(capacity)
+            .reclaimer::<R>()
+            .build()
+            .expect("a valid capacity");
+        Epoch(cache)
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u64> {
+        self.0.get(&key).map(|value| *value)
+    }
+
+    #[inline]
+    fn insert(&self, key: u64, value: u64) {
+        self.0.insert(key, value);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// One `lru::LruCache` behind one `Mutex`: every operation, reads included,
+/// takes the lock (an LRU read moves the entry to the front).
+pub struct MutexLru(Mutex<lru::LruCache<u64, u64>>);
+
+fn lru_cache(capacity: usize) -> lru::LruCache<u64, u64> {
+    lru::LruCache::new(NonZeroUsize::new(capacity.max(1)).expect("non-zero"))
+}
+
+impl Contender for MutexLru {
+    fn with_capacity(capacity: usize) -> Self {
+        MutexLru(Mutex::new(lru_cache(capacity)))
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u64> {
+        self.0.lock().unwrap().get(&key).copied()
+    }
+
+    #[inline]
+    fn insert(&self, key: u64, value: u64) {
+        self.0.lock().unwrap().put(key, value);
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+const SHARDS: usize = 16;
+
+/// Sixteen `Mutex<LruCache>` shards, each with a sixteenth of the capacity;
+/// a key's shard is picked from the top bits of a multiplicative hash.
+pub struct ShardedLru(Box<[Mutex<lru::LruCache<u64, u64>>]>);
+
+impl ShardedLru {
+    #[inline]
+    fn shard(&self, key: u64) -> &Mutex<lru::LruCache<u64, u64>> {
+        let index = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros());
+        &self.0[index as usize]
+    }
+}
+
+impl Contender for ShardedLru {
+    fn with_capacity(capacity: usize) -> Self {
+        let per_shard = capacity.div_ceil(SHARDS);
+        ShardedLru(
+            (0..SHARDS)
+                .map(|_| Mutex::new(lru_cache(per_shard)))
+                .collect(),
+        )
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u64> {
+        self.shard(key).lock().unwrap().get(&key).copied()
+    }
+
+    #[inline]
+    fn insert(&self, key: u64, value: u64) {
+        self.shard(key).lock().unwrap().put(key, value);
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(|shard| shard.lock().unwrap().len()).sum()
+    }
+}
+
+/// The pattern epoch-cache replaces: a `RwLock<HashMap<K, Arc<V>>>` whose
+/// readers take the read lock and leave with a reference-counted handle, and
+/// whose writers evict (first in, first out) under the write lock.
+pub struct RwLockArc {
+    inner: RwLock<Fifo>,
+    capacity: usize,
+}
+
+struct Fifo {
+    map: HashMap<u64, Arc<u64>, DefaultHashBuilder>,
+    // Invariant: holds each key of `map` once, oldest first.
+    order: VecDeque<u64>,
+}
+
+impl RwLockArc {
+    /// The handle a caller of this pattern holds: one count up, one down.
+    #[inline]
+    fn handle(&self, key: u64) -> Option<Arc<u64>> {
+        self.inner.read().unwrap().map.get(&key).cloned()
+    }
+}
+
+impl Contender for RwLockArc {
+    fn with_capacity(capacity: usize) -> Self {
+        RwLockArc {
+            inner: RwLock::new(Fifo {
+                map: HashMap::with_capacity_and_hasher(capacity, DefaultHashBuilder::default()),
+                order: VecDeque::with_capacity(capacity),
+            }),
+            capacity: capacity.max(1),
+        }
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u64> {
+        self.handle(key).map(|value| *value)
+    }
+
+    fn insert(&self, key: u64, value: u64) {
+        let mut inner = self.inner.write().unwrap();
+        let Fifo { map, order } = &mut *inner;
+        if let Some(slot) = map.get_mut(&key) {
+            *slot = Arc::new(value);
+            return;
+        }
+        while map.len() >= self.capacity {
+            let oldest = order.pop_front().expect("order holds every key of map");
+            map.remove(&oldest);
+        }
+        map.insert(key, Arc::new(value));
+        order.push_back(key);
+    }
+
+    fn len(&self) -> usize {
+        self.inner.read().unwrap().map.len()
+    }
+}
+
+/// moka 0.12 `sync::Cache` (TinyLFU admission, W-TinyLFU eviction; std
+/// `RandomState` hasher).
+pub struct Moka(moka::sync::Cache<u64, u64>);
+
+impl Contender for Moka {
+    fn with_capacity(capacity: usize) -> Self {
+        Moka(moka::sync::Cache::new(capacity as u64))
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u64> {
+        self.0.get(&key)
+    }
+
+    #[inline]
+    fn insert(&self, key: u64, value: u64) {
+        self.0.insert(key, value);
+    }
+
+    fn len(&self) -> usize {
+        self.0.entry_count() as usize
+    }
+
+    fn sync(&self) {
+        self.0.run_pending_tasks();
+    }
+}
+
+/// quick_cache 0.7 `sync::Cache` (sharded CLOCK-Pro-like; foldhash-quality).
+pub struct Quick(quick_cache::sync::Cache<u64, u64>);
+
+impl Contender for Quick {
+    fn with_capacity(capacity: usize) -> Self {
+        Quick(quick_cache::sync::Cache::new(capacity))
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u64> {
+        self.0.get(&key)
+    }
+
+    #[inline]
+    fn insert(&self, key: u64, value: u64) {
+        self.0.insert(key, value);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// mini-moka 0.10 `sync::Cache` (moka's smaller sibling; std `RandomState`).
+pub struct MiniMoka(mini_moka::sync::Cache<u64, u64>);
+
+impl Contender for MiniMoka {
+    fn with_capacity(capacity: usize) -> Self {
+        MiniMoka(mini_moka::sync::Cache::new(capacity as u64))
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u64> {
+        self.0.get(&key)
+    }
+
+    #[inline]
+    fn insert(&self, key: u64, value: u64) {
+        self.0.insert(key, value);
+    }
+
+    fn len(&self) -> usize {
+        self.0.entry_count() as usize
+    }
+
+    fn sync(&self) {
+        self.0.sync();
+    }
+}
+
+/// Which contender: a plain value to loop over; `with_contender!` turns it
+/// back into a type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    EpochSeize,
+    EpochCrossbeam,
+    MutexLru,
+    ShardedLru,
+    RwLockArc,
+    Moka,
+    Quick,
+    MiniMoka,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::EpochSeize,
+        Kind::EpochCrossbeam,
+        Kind::MutexLru,
+        Kind::ShardedLru,
+        Kind::RwLockArc,
+        Kind::Moka,
+        Kind::Quick,
+        Kind::MiniMoka,
+    ];
+
+    /// epoch-cache and the locked variants: the latency bench's field.
+    pub const LOCAL: [Kind; 5] = [
+        Kind::EpochSeize,
+        Kind::EpochCrossbeam,
+        Kind::MutexLru,
+        Kind::ShardedLru,
+        Kind::RwLockArc,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::EpochSeize => "epoch-cache/seize",
+            Kind::EpochCrossbeam => "epoch-cache/crossbeam",
+            Kind::MutexLru => "Mutex<LruCache>",
+            Kind::ShardedLru => "16xMutex<LruCache>",
+            Kind::RwLockArc => "RwLock<HashMap<Arc>>",
+            Kind::Moka => "moka",
+            Kind::Quick => "quick_cache",
+            Kind::MiniMoka => "mini-moka",
+        }
+    }
+}
+
+/// Evaluates `$body` with `$C` bound to the contender type of `$kind`.
+macro_rules! with_contender {
+    ($kind:expr, $C:ident => $body:expr) => {{
+        use $crate::common::contenders as c;
+        match $kind {
+            c::Kind::EpochSeize => {
+                type $C = c::Epoch<epoch_cache::Seize>;
+                $body
+            }
+            c::Kind::EpochCrossbeam => {
+                type $C = c::Epoch<epoch_cache::Crossbeam>;
+                $body
+            }
+            c::Kind::MutexLru => {
+                type $C = c::MutexLru;
+                $body
+            }
+            c::Kind::ShardedLru => {
+                type $C = c::ShardedLru;
+                $body
+            }
+            c::Kind::RwLockArc => {
+                type $C = c::RwLockArc;
+                $body
+            }
+            c::Kind::Moka => {
+                type $C = c::Moka;
+                $body
+            }
+            c::Kind::Quick => {
+                type $C = c::Quick;
+                $body
+            }
+            c::Kind::MiniMoka => {
+                type $C = c::MiniMoka;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_contender;

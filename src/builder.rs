@@ -1,0 +1,222 @@
+//! `Builder`: every option of a cache, checked once at `build`.
+
+use std::fmt;
+use std::hash::BuildHasher;
+use std::marker::PhantomData;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::cache::{Cache, DefaultHashBuilder};
+use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
+use crate::raw::table::{self, Hooks, Listener, Table};
+use crate::stats::Stats;
+use crate::{BuildError, RemovalCause};
+
+/// Configures and builds a [`Cache`].
+///
+/// ```
+/// use epoch_cache::{Cache, RemovalCause, Seize};
+/// use std::collections::hash_map::RandomState;
+/// use std::time::Duration;
+///
+/// let cache: Cache<String, Vec<u8>, RandomState, Seize> = Cache::builder()
+///     .capacity(100_000)
+///     .time_to_live(Duration::from_secs(60))
+///     .eviction_listener(|key: &String, _value: &Vec<u8>, cause: RemovalCause| {
+///         if cause.was_evicted() {
+///             eprintln!("{key} left: {cause:?}");
+///         }
+///     })
+///     .record_stats(true)
+///     .hasher(RandomState::new())
+///     .reclaimer::<Seize>()
+///     .build()?;
+/// # Ok::<(), epoch_cache::BuildError>(())
+/// ```
+pub struct Builder<K, V, S = DefaultHashBuilder, R = DefaultReclaimer> {
+    capacity: Option<usize>,
+    hasher: S,
+    time_to_live: Option<Duration>,
+    listener: Option<Listener<K, V>>,
+    record_stats: bool,
+    _reclaimer: PhantomData<fn() -> R>,
+}
+
+impl<K, V> Builder<K, V> {
+    pub(crate) fn new() -> Self {
+        Builder {
+            capacity: None,
+            hasher: DefaultHashBuilder::default(),
+            time_to_live: None,
+            listener: None,
+            record_stats: false,
+            _reclaimer: PhantomData,
+        }
+    }
+}
+
+impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
+    /// The most entries the cache may hold (required, at least 1).
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::builder().capacity(5).build()?;
+    /// assert_eq!(cache.capacity(), 5);
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    /// A time to live for every entry inserted without one of its own
+    /// ([`Cache::insert_with_ttl`]). Zero is refused with
+    /// [`BuildError::ZeroTimeToLive`]; a duration too long to represent means
+    /// "never expires". Default: none.
+    ///
+    /// ```
+    /// use epoch_cache::{BuildError, Cache};
+    /// use std::time::Duration;
+    ///
+    /// let cache: Cache<u64, u64> =
+    ///     Cache::builder().capacity(5).time_to_live(Duration::from_secs(1)).build()?;
+    /// let zero = Cache::<u64, u64>::builder().capacity(5).time_to_live(Duration::ZERO).build();
+    /// assert_eq!(zero.unwrap_err(), BuildError::ZeroTimeToLive);
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn time_to_live(mut self, ttl: Duration) -> Self {
+        self.time_to_live = Some(ttl);
+        self
+    }
+
+    /// A function called once for every entry that leaves the cache, with the
+    /// cause, on the thread that unlinked it, right after the unlink (and not
+    /// for entries still held when the cache is dropped). It runs inside a
+    /// cache operation: keep it short, and do not block on other cache users.
+    /// A panic in it is caught and discarded; the entry is still freed.
+    ///
+    /// ```
+    /// use epoch_cache::{Cache, RemovalCause};
+    /// use std::sync::Mutex;
+    ///
+    /// static LOG: Mutex<Vec<(u64, RemovalCause)>> = Mutex::new(Vec::new());
+    /// let cache: Cache<u64, u64> = Cache::builder()
+    ///     .capacity(10)
+    ///     .eviction_listener(|k: &u64, _: &u64, cause| LOG.lock().unwrap().push((*k, cause)))
+    ///     .build()?;
+    /// cache.insert(1, 1);
+    /// cache.insert(1, 2);
+    /// cache.remove(&1);
+    /// assert_eq!(*LOG.lock().unwrap(), [(1, RemovalCause::Replaced), (1, RemovalCause::Removed)]);
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn eviction_listener(
+        mut self,
+        listener: impl Fn(&K, &V, RemovalCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.listener = Some(Box::new(listener));
+        self
+    }
+
+    /// Whether to count hits, misses, inserts and removals (default: no).
+    /// Counters are per thread, so a hit writes nothing shared; disabled, they
+    /// cost one predictable branch.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::builder().capacity(5).record_stats(true).build()?;
+    /// cache.get(&1);
+    /// assert_eq!(cache.stats().misses, 1);
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn record_stats(mut self, enabled: bool) -> Self {
+        self.record_stats = enabled;
+        self
+    }
+
+    /// The hasher for keys.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    /// use std::collections::hash_map::RandomState;
+    ///
+    /// let cache: Cache<u64, u64, RandomState> =
+    ///     Cache::builder().capacity(5).hasher(RandomState::new()).build()?;
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> Builder<K, V, S2, R> {
+        Builder {
+            capacity: self.capacity,
+            hasher,
+            time_to_live: self.time_to_live,
+            listener: self.listener,
+            record_stats: self.record_stats,
+            _reclaimer: PhantomData,
+        }
+    }
+
+    /// The reclamation backend: [`Crossbeam`](crate::Crossbeam) (the
+    /// default) or [`Seize`](crate::Seize).
+    ///
+    /// ```
+    /// use epoch_cache::{Cache, DefaultHashBuilder, Seize};
+    ///
+    /// let cache: Cache<u64, u64, DefaultHashBuilder, Seize> =
+    ///     Cache::builder().capacity(5).reclaimer::<Seize>().build()?;
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn reclaimer<R2: Reclaimer>(self) -> Builder<K, V, S, R2> {
+        Builder {
+            capacity: self.capacity,
+            hasher: self.hasher,
+            time_to_live: self.time_to_live,
+            listener: self.listener,
+            record_stats: self.record_stats,
+            _reclaimer: PhantomData,
+        }
+    }
+
+    /// Builds the cache, or says why the configuration is refused.
+    ///
+    /// ```
+    /// use epoch_cache::{BuildError, Cache};
+    ///
+    /// let too_big = Cache::<u64, u64>::builder().capacity(usize::MAX).build();
+    /// assert!(matches!(too_big, Err(BuildError::CapacityTooLarge { .. })));
+    /// ```
+    pub fn build(self) -> Result<Cache<K, V, S, R>, BuildError> {
+        let capacity = self.capacity.ok_or(BuildError::MissingCapacity)?;
+        if capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        if self.time_to_live == Some(Duration::ZERO) {
+            return Err(BuildError::ZeroTimeToLive);
+        }
+        let sets = table::sets_for(capacity).ok_or(BuildError::CapacityTooLarge { capacity })?;
+        let hooks = Hooks {
+            listener: self.listener,
+            stats: self.record_stats.then(Stats::default),
+        };
+        let table = Table::new(capacity, sets, hooks)
+            .ok_or(BuildError::OutOfMemory { bytes: sets * 64 })?;
+        Ok(Cache {
+            table,
+            hasher: self.hasher,
+            time_to_live: self.time_to_live,
+            flights: OnceLock::new(),
+        })
+    }
+}
+
+impl<K, V, S, R> fmt::Debug for Builder<K, V, S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("capacity", &self.capacity)
+            .field("time_to_live", &self.time_to_live)
+            .field("eviction_listener", &self.listener.is_some())
+            .field("record_stats", &self.record_stats)
+            .finish_non_exhaustive()
+    }
+}
