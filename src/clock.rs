@@ -9,7 +9,7 @@
 //! entry past its deadline only if the ticker was starved of CPU for more than
 //! `NEAR` (32 ms). Entries without a deadline never read any clock.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::unmodeled::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! Per-thread statistics: a hit writes only its own thread's counter.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::unmodeled::{AtomicU64, Ordering};
 
 use thread_local::ThreadLocal;
 

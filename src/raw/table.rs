@@ -85,7 +85,7 @@ pub(crate) struct Table<K, V, R: Reclaimer> {
     pub(crate) hooks: Hooks<K, V>,
     /// Set once any entry has a deadline: inserts then sweep expired entries
     /// out of the sets they write.
-    has_deadlines: std::sync::atomic::AtomicBool,
+    has_deadlines: crate::sync::unmodeled::AtomicBool,
     /// Where the next eviction outside a key's own sets starts looking.
     hand: CachePadded<AtomicUsize>,
     pub(crate) reclaimer: R,
@@ -120,7 +120,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             sets: alloc_sets(sets)?,
             ghost: policy::Ghost::new(sets * WAYS),
             hooks,
-            has_deadlines: std::sync::atomic::AtomicBool::new(false),
+            has_deadlines: crate::sync::unmodeled::AtomicBool::new(false),
             capacity,
             len: CachePadded::new(AtomicUsize::new(0)),
             hand: CachePadded::new(AtomicUsize::new(0)),

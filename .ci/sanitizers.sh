@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The stress tests (tests/concurrent.rs, ignored ones included) under a
+# sanitizer, on nightly:
+#
+#   bash .ci/sanitizers.sh address   AddressSanitizer (its LeakSanitizer on)
+#   bash .ci/sanitizers.sh thread    ThreadSanitizer, std rebuilt with it
+#                                    (-Zbuild-std), suppressions in tsan.supp
+#   bash .ci/sanitizers.sh leak      LeakSanitizer alone: zero leaked bytes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sanitizer=$1
+target=$(rustc +nightly -vV | sed -n 's/^host: //p')
+export CARGO_TARGET_DIR="$PWD/target-verify/$sanitizer"
+export RUSTFLAGS="-Zsanitizer=$sanitizer"
+export RUSTDOCFLAGS="-Zsanitizer=$sanitizer"
+build_std=()
+case "$sanitizer" in
+    address) export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1" ;;
+    thread)
+        build_std=(-Zbuild-std)
+        export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/.ci/tsan.supp"
+        ;;
+    leak) export LSAN_OPTIONS="exitcode=23" ;;
+    *) echo "unknown sanitizer $sanitizer" >&2; exit 2 ;;
+esac
+cargo +nightly test "${build_std[@]}" --target "$target" --test concurrent -- --include-ignored
