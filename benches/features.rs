@@ -7,6 +7,7 @@
 //! cargo bench --bench features
 //! ```
 
+#[allow(unused_macros, unused_imports)] // the shared module also serves the other benches
 mod common;
 
 use std::hint::black_box;
@@ -22,7 +23,9 @@ const OPS: usize = 1 << 16;
 fn cache(ttl_and_stats: bool) -> Cache<u64, u64> {
     let mut builder = Cache::builder().capacity(CAPACITY);
     if ttl_and_stats {
-        builder = builder.time_to_live(Duration::from_secs(3600)).record_stats(true);
+        builder = builder
+            .time_to_live(Duration::from_secs(3600))
+            .record_stats(true);
     }
     let cache = builder.build().expect("valid");
     for rank in 0..HOT_KEYS {
@@ -41,10 +44,18 @@ fn hit_path(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     group.bench_function("get", |b| {
-        b.iter(|| keys.iter().map(|k| *plain.get(k).expect("hot")).fold(0, u64::wrapping_add))
+        b.iter(|| {
+            keys.iter()
+                .map(|k| *plain.get(k).expect("hot"))
+                .fold(0, u64::wrapping_add)
+        })
     });
     group.bench_function("get+ttl+stats", |b| {
-        b.iter(|| keys.iter().map(|k| *featured.get(k).expect("hot")).fold(0, u64::wrapping_add))
+        b.iter(|| {
+            keys.iter()
+                .map(|k| *featured.get(k).expect("hot"))
+                .fold(0, u64::wrapping_add)
+        })
     });
     group.bench_function("get_or_insert_with(present)", |b| {
         b.iter(|| {
@@ -56,7 +67,9 @@ fn hit_path(c: &mut Criterion) {
     group.bench_function("pinned.get", |b| {
         b.iter(|| {
             let pinned = plain.pin();
-            keys.iter().map(|k| *pinned.get(k).expect("hot")).fold(0, u64::wrapping_add)
+            keys.iter()
+                .map(|k| *pinned.get(k).expect("hot"))
+                .fold(0, u64::wrapping_add)
         })
     });
     group.finish();
