@@ -1,10 +1,174 @@
 //! A bounded concurrent cache whose reads take no lock and touch no reference
 //! count.
 //!
-//! (crate guide: filled in below)
+//! Entries live behind atomic pointers in a fixed table of 64-byte sets. A
+//! reader pins an epoch guard and follows a pointer; an entry that is evicted,
+//! replaced or removed is unlinked with one compare-and-swap and freed only
+//! once no guard can still see it. So a reader never waits for a writer, never
+//! writes a shared counter, and can never see freed memory.
+//!
+//! # Quick start
+//!
+//! ```
+//! use epoch_cache::Cache;
+//!
+//! let cache: Cache<u64, String> = Cache::new(10_000);
+//! cache.insert(1, "one".to_string());
+//!
+//! // A guarded reference: valid while it lives, even if the entry is evicted.
+//! if let Some(value) = cache.get(&1) {
+//!     assert_eq!(value.as_str(), "one");
+//! }
+//! // Or a clone, or many reads under one pin.
+//! assert_eq!(cache.get_cloned(&1).as_deref(), Some("one"));
+//! let pinned = cache.pin();
+//! assert_eq!(pinned.get(&1).map(String::len), Some(3));
+//! ```
+//!
+//! # Reading
+//!
+//! - [`Cache::get`] returns a [`Ref`], which derefs to the value and holds the
+//!   epoch pin that keeps it alive. Lookups take `&Q` where `K: Borrow<Q>`,
+//!   like `HashMap` (a `Cache<String, _>` is looked up with `&str`).
+//! - [`Cache::get_cloned`] clones the value out and unpins at once.
+//! - [`Cache::pin`] pins once for a batch: [`Pinned::get`] returns plain
+//!   `&V` borrowed from the pin, the cheapest way to read many keys.
+//!
+//! A held `Ref` or `Pinned` delays the reclamation of everything retired
+//! while it lives (that is what makes it safe), so hold one for a request or
+//! a batch, not for ever.
+//!
+//! # Writing
+//!
+//! [`Cache::insert`] replaces the value of a present key or adds the key,
+//! evicting an entry of the key's two candidate sets when the cache is full.
+//! [`Cache::remove`], [`Cache::clear`], [`Cache::retain`] and
+//! [`Cache::purge_expired`] unlink entries. Every write is a compare-and-swap
+//! on one slot; none takes a lock.
+//!
+//! # What else users of moka and quick_cache rely on
+//!
+//! ```
+//! use epoch_cache::{Cache, RemovalCause};
+//! use std::time::Duration;
+//!
+//! let cache: Cache<String, Vec<u8>> = Cache::builder()
+//!     .capacity(100_000)
+//!     .time_to_live(Duration::from_secs(60)) // per cache; insert_with_ttl per entry
+//!     .eviction_listener(|key: &String, _value: &Vec<u8>, cause: RemovalCause| {
+//!         let _ = (key, cause); // called once per departure, after the unlink
+//!     })
+//!     .record_stats(true)
+//!     .build()?;
+//!
+//! // Single flight: of many threads missing the same key at once, one loads.
+//! let value = cache.get_or_insert_with("config".to_string(), || b"loaded".to_vec());
+//! assert_eq!(value.as_slice(), b"loaded");
+//! drop(value);
+//!
+//! for entry in cache.iter() {
+//!     assert_eq!(entry.key(), "config");
+//! }
+//! assert_eq!(cache.stats().inserts, 1);
+//! # Ok::<(), epoch_cache::BuildError>(())
+//! ```
+//!
+//! - **Single flight**: [`Cache::get_or_insert_with`] and
+//!   [`Cache::try_get_or_insert_with`]. A panicking or failing initializer
+//!   affects only its caller; a waiter then runs its own.
+//! - **Time to live**, per cache or per entry ([`Cache::insert_with_ttl`]). An
+//!   entry with a deadline costs 8 more bytes; `get` checks it against a coarse
+//!   millisecond clock advanced by a background thread (one relaxed load), and
+//!   against the precise clock only in the last 32 ms before the deadline.
+//!   Entries without a deadline never read a clock.
+//! - **Eviction listener** with a [`RemovalCause`]: called exactly once for
+//!   each entry that leaves, on the thread that unlinked it.
+//! - **Statistics** ([`CacheStats`]): per-thread counters, so a hit writes
+//!   only its own thread's; disabled, they cost a branch.
+//! - **Iteration** ([`Cache::iter`]) and [`Cache::retain`], weakly consistent
+//!   and safe alongside writers: an entry present throughout is seen once.
+//! - **Parallel bulk operations** with the `rayon` feature: `par_iter`,
+//!   `par_retain`, `par_extend`.
+//!
+//! # Guarantees
+//!
+//! These hold for both reclamation backends, are tested on both, and are
+//! checked by loom models of the real protocol, Miri, AddressSanitizer,
+//! ThreadSanitizer, LeakSanitizer and cargo-fuzz (see the README, "How it is
+//! verified"):
+//!
+//! - **No use after free, no double free, no leak.** Every value ever
+//!   inserted is dropped exactly once, and all of them are dropped by the time
+//!   the cache is dropped (each cache has its own collector, which the cache
+//!   drains when it goes).
+//! - **Bounded.** `len() <= capacity()` at every instant, even under
+//!   concurrent inserts: a new key takes a ticket from a counter that never
+//!   passes the capacity, or replaces a victim in one CAS.
+//! - **No stale reads.** A `get` returns a value inserted for that key and not
+//!   replaced or removed before the `get` began. A key is visible in at most
+//!   one slot at any instant, even when threads race to insert it: see
+//!   "Design".
+//! - **Reads never block and never write shared memory** on a hit once the
+//!   entry's policy bits are saturated; writes never block readers.
+//! - **Bounded garbage.** Entries retired but not yet freed are bounded by what
+//!   the pinned threads can still see; a pin held for ever (a leaked `Ref`)
+//!   holds back reclamation, as with any epoch scheme.
+//! - **Panics.** A panic in a key's `Hash` or `Eq` leaves the table intact
+//!   and leaks nothing. A panic in a value's `Drop` during reclamation, or in
+//!   the eviction listener, is caught and discarded (the memory is freed);
+//!   one during unwinding from another panic aborts, as everywhere in Rust.
+//!
+//! What is *not* promised: an insert may be evicted at once (it is a cache),
+//! and of two threads inserting the same absent key at the same moment, one
+//! value wins and the other is dropped without ever being visible (and
+//! without a listener call, since it never entered).
+//!
+//! # Design
+//!
+//! - **Table.** A fixed array of sets, sized once (about 1.25 slots per unit
+//!   of capacity) and never resized. A set is seven slot words and one policy
+//!   word: one cache line. A key hashes to two sets and lives in at most one
+//!   slot of them, so a lookup reads at most two cache lines plus the entry.
+//! - **Slot words.** A pointer to a heap entry (key and value, nothing else,
+//!   unless it has a deadline), with eight bits of the key's hash packed into
+//!   bits 48 to 55 as a tag (so only slots whose tag matches are
+//!   dereferenced), a *pending* bit and a *timed* bit in the low bits. Tag and
+//!   pointer change in the same CAS, so a tag can never be stale.
+//! - **Inserting a new key** links the entry as *pending* (invisible to
+//!   readers), issues a SeqCst fence and rescans both sets for another copy of
+//!   the key. Of two racing copies the one in the lower slot wins and the
+//!   other is unlinked before it ever becomes visible; a visible copy always
+//!   wins. Only then is the pending bit cleared.
+//! - **Eviction** picks the least frequent visible entry of the key's two
+//!   sets (two-bit counters per slot, aged by a per-set CLOCK hand), and
+//!   newcomers start cold unless a small ghost table of recent inserts
+//!   remembers them. The policy lives in its own module, behind a narrow seam.
+//! - **Reclamation** sits behind the sealed [`Reclaimer`] trait:
+//!   [`Crossbeam`] (crossbeam-epoch, the default, which loom can model) or
+//!   [`Seize`]. Each cache owns its collector.
+//!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `rayon` | no      | `par_iter`, `par_retain` and `par_extend` on [`Cache`] |
+//!
+//! # Platform
+//!
+//! On 64-bit x86 and AArch64 the tag uses address bits 48 to 55, which user
+//! space leaves zero under the default memory maps (bits 56 to 63, which
+//! AArch64 top-byte tagging uses, are untouched). If an allocation ever came
+//! back above that range, `insert` panics with a message saying so rather than
+//! corrupt a pointer. Elsewhere the tag is compiled out and every occupied
+//! slot of the two sets is compared.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+
+// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod builder;
 mod cache;

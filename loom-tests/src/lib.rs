@@ -262,3 +262,26 @@ pub fn wait_for(flag: &loom::sync::atomic::AtomicBool) {
         loom::thread::yield_now();
     }
 }
+
+/// Spawns a thread that looks `id` up and, if it is there, checks that its
+/// value is `expected` and intact.
+pub fn spawn_reader(
+    cache: &loom::sync::Arc<LoomCache>,
+    id: u64,
+    expected: u64,
+) -> loom::thread::JoinHandle<()> {
+    let cache = loom::sync::Arc::clone(cache);
+    loom::thread::spawn(move || {
+        if let Some(r) = cache.get(&key(id)) {
+            assert_eq!(r.read(), expected);
+        }
+    })
+}
+
+/// Ends a model: the table's invariants hold, and once the cache is dropped
+/// every value made through `log` was dropped exactly once.
+pub fn finish(cache: loom::sync::Arc<LoomCache>, log: &DropLog) {
+    cache.validate();
+    drop(cache);
+    log.assert_each_dropped_once();
+}

@@ -7,7 +7,7 @@
 //! each model sets its own preemption bound (3 where it fits, else 2).
 #![cfg(all(epoch_cache_loom, crossbeam_loom))]
 
-use epoch_cache_loom_tests::{cache, key, model, wait_for, DropLog};
+use epoch_cache_loom_tests::{cache, finish, key, model, spawn_reader, wait_for, DropLog};
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
@@ -41,9 +41,7 @@ fn get_racing_replace() {
         reader.join().unwrap();
         assert_eq!(cache.get(&key(1)).map(|r| r.read()), Some(11));
         assert_eq!(cache.len(), 1);
-        cache.validate();
-        drop(cache);
-        log.assert_each_dropped_once();
+        finish(cache, &log);
     });
 }
 
@@ -55,21 +53,12 @@ fn get_racing_remove() {
         let log = DropLog::new();
         let cache = Arc::new(cache(2));
         cache.insert(key(1), log.value(10));
-        let reader = {
-            let cache = Arc::clone(&cache);
-            thread::spawn(move || {
-                if let Some(r) = cache.get(&key(1)) {
-                    assert_eq!(r.read(), 10);
-                }
-            })
-        };
+        let reader = spawn_reader(&cache, 1, 10);
         assert!(cache.remove(&key(1)));
         reader.join().unwrap();
         assert!(cache.get(&key(1)).is_none());
         assert_eq!(cache.len(), 0);
-        cache.validate();
-        drop(cache);
-        log.assert_each_dropped_once();
+        finish(cache, &log);
     });
 }
 
@@ -80,22 +69,13 @@ fn get_racing_eviction() {
         let log = DropLog::new();
         let cache = Arc::new(cache(1));
         cache.insert(key(1), log.value(10));
-        let reader = {
-            let cache = Arc::clone(&cache);
-            thread::spawn(move || {
-                if let Some(r) = cache.get(&key(1)) {
-                    assert_eq!(r.read(), 10);
-                }
-            })
-        };
+        let reader = spawn_reader(&cache, 1, 10);
         cache.insert(key(2), log.value(20));
         reader.join().unwrap();
         assert!(cache.get(&key(1)).is_none(), "the only victim was evicted");
         assert_eq!(cache.get(&key(2)).map(|r| r.read()), Some(20));
         assert_eq!(cache.len(), 1);
-        cache.validate();
-        drop(cache);
-        log.assert_each_dropped_once();
+        finish(cache, &log);
     });
 }
 
@@ -310,9 +290,7 @@ fn reader_holds_ref_across_eviction() {
         reader.join().unwrap();
         assert!(cache.get(&key(1)).is_none());
         assert_eq!(cache.get(&key(3)).map(|r| r.read()), Some(30));
-        cache.validate();
-        drop(cache);
-        log.assert_each_dropped_once();
+        finish(cache, &log);
     });
 }
 
@@ -345,8 +323,6 @@ fn pinned_borrow_across_remove_and_reinsert() {
         done.store(true, Ordering::Release);
         reader.join().unwrap();
         assert_eq!(cache.get(&key(1)).map(|r| r.read()), Some(11));
-        cache.validate();
-        drop(cache);
-        log.assert_each_dropped_once();
+        finish(cache, &log);
     });
 }
