@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::cache::{Cache, DefaultHashBuilder};
 use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
+use crate::raw::set::WAYS;
 use crate::raw::table::{self, Hooks, Listener, Table};
 use crate::stats::Stats;
 use crate::{BuildError, RemovalCause};
@@ -199,8 +200,9 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
             listener: self.listener,
             stats: self.record_stats.then(Stats::default),
         };
-        let table = Table::new(capacity, sets, hooks)
-            .ok_or(BuildError::OutOfMemory { bytes: sets * 64 })?;
+        let table = Table::new(capacity, sets, hooks).ok_or(BuildError::OutOfMemory {
+            bytes: sets * (64 + 2 * WAYS),
+        })?;
         Ok(Cache {
             table,
             hasher: self.hasher,

@@ -154,7 +154,11 @@ fn value_drop_panics<R: Reclaimer>() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let n = 200;
     {
-        let c: Cache<u64, Bomb, _, R> = Cache::builder().capacity(16).reclaimer::<R>().build().unwrap();
+        let c: Cache<u64, Bomb, _, R> = Cache::builder()
+            .capacity(16)
+            .reclaimer::<R>()
+            .build()
+            .unwrap();
         for k in 0..n {
             // Replaces, evictions and removals all retire values that panic
             // when the reclaimer drops them: caught, and the memory freed.
@@ -167,7 +171,15 @@ fn value_drop_panics<R: Reclaimer>() {
         c.insert(1, Bomb(Arc::clone(&dropped)));
         assert!(c.get(&1).is_some());
     }
-    assert_eq!(dropped.load(Ordering::SeqCst), n as usize + 1, "each value dropped once");
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        n as usize + 1,
+        "each value dropped once"
+    );
 }
 
-for_each_backend!(eq_panics_anywhere, hash_panics_before_anything, value_drop_panics);
+for_each_backend!(
+    eq_panics_anywhere,
+    hash_panics_before_anything,
+    value_drop_panics
+);

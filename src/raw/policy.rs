@@ -51,10 +51,14 @@ pub(crate) struct Ghost {
 }
 
 impl Ghost {
-    pub(crate) fn new(len: usize) -> Self {
-        Ghost {
-            fingerprints: (0..len).map(|_| AtomicU16::new(0)).collect(),
-        }
+    /// A ghost of `len` fingerprints; `None` if they cannot be allocated.
+    pub(crate) fn new(len: usize) -> Option<Self> {
+        let mut fingerprints = Vec::new();
+        fingerprints.try_reserve_exact(len).ok()?;
+        fingerprints.extend((0..len).map(|_| AtomicU16::new(0)));
+        Some(Ghost {
+            fingerprints: fingerprints.into_boxed_slice(),
+        })
     }
 
     /// Remembers `hash`; true if it was already remembered.

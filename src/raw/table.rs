@@ -112,13 +112,13 @@ pub(crate) fn sets_for(capacity: usize) -> Option<usize> {
 }
 
 impl<K, V, R: Reclaimer> Table<K, V, R> {
-    /// A table for `capacity` entries; `None` if the allocation fails.
+    /// A table for `capacity` entries; `None` if an allocation fails.
     ///
     /// `sets` must come from `sets_for(capacity)`.
     pub(crate) fn new(capacity: usize, sets: usize, hooks: Hooks<K, V>) -> Option<Self> {
         Some(Table {
             sets: alloc_sets(sets)?,
-            ghost: policy::Ghost::new(sets * WAYS),
+            ghost: policy::Ghost::new(sets * WAYS)?,
             hooks,
             has_deadlines: crate::sync::unmodeled::AtomicBool::new(false),
             capacity,
@@ -311,10 +311,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 }));
             }
         }
-        // SAFETY: (1) the pointer came from `Box::into_raw` in `insert`, and
+        // SAFETY: (1) the word came from `entry::alloc` (via `insert`), and
         // only the thread whose CAS unlinked it gets here, once; (2) it is in
         // no slot any more, so a guard pinned from now on cannot load it;
-        // (3) `Entry<K, V>` is Send because K and V are.
+        // (3) the entry is Send because K and V are.
         unsafe { entry::retire(&self.reclaimer, guard, word) }
     }
 
