@@ -22,6 +22,14 @@
 //! changed nothing beyond noise; breaking frequency ties by insertion age
 //! (oldest first) lowered the mean to 47.3%.
 //!
+//! On the get-then-insert-on-miss workload (zipf 0.99 over 16x the capacity,
+//! 65,536 entries; quick_cache 77.6-78.4% here) this policy hits 75.2-75.4%.
+//! Two prototypes that did not close the gap: TinyLFU-style admission
+//! (refuse a newcomer the ghost has not seen when the victim is warm) gave
+//! 75.4-75.8%; choosing the victim among four sets (the key's two and two
+//! more under a global hand) when a slot is free gave 75.9% at 20% lower
+//! throughput.
+//!
 //! This module is the seam for the policy: it sees only policy words and
 //! occupancy masks, never entries.
 
