@@ -311,10 +311,9 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 }));
             }
         }
-        // SAFETY: (1) the word came from `entry::alloc` (via `insert`), and
-        // only the thread whose CAS unlinked it gets here, once; (2) it is in
-        // no slot any more, so a guard pinned from now on cannot load it;
-        // (3) the entry is Send because K and V are.
+        // SAFETY: retire's contract: (1) the word came from `entry::alloc`, and
+        // only the thread whose CAS unlinked it gets here, once; (2) no slot
+        // holds it, so no later guard can load it; (3) K and V are Send.
         unsafe { entry::retire(&self.reclaimer, guard, word) }
     }
 
