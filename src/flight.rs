@@ -6,9 +6,15 @@
 //! a `Flight` and runs its initializer without any lock held; later callers
 //! find the flight and wait on its condition variable.
 //!
-//! A waiter pins before it waits. The leader's entry is allocated after that,
-//! so even if it is evicted at once, it cannot be freed before the waiter's pin
-//! ends: every waiter gets a `Ref` to the very entry the leader inserted.
+//! A waiter pins, then joins the flight under its state lock. The leader moves
+//! the flight from `Running` to `Inserting` under the same lock before it
+//! allocates its entry, so every waiter that joined while the flight was
+//! `Running` pinned before the entry existed: even if the entry is evicted at
+//! once, it cannot be freed before such a waiter's pin ends, and the waiter
+//! gets a `Ref` to the very entry the leader inserted. A caller that finds the
+//! flight already `Inserting` or `Done` never touches the leader's pointer (it
+//! may have been retired before that caller pinned); it waits for the outcome
+//! and looks the key up again.
 
 use std::hash::{BuildHasher, Hash};
 use std::ptr::NonNull;
@@ -58,32 +64,44 @@ struct Flight<K, V> {
 }
 
 enum State<K, V> {
+    /// The initializer runs; callers that join now may use the entry.
     Running,
-    /// The leader inserted this entry (readable by every waiter, see above).
+    /// The leader is inserting; callers that join now must look up again.
+    Inserting,
+    /// The leader inserted this entry (readable by the waiters that joined
+    /// while `Running`, see above).
     Done(NonNull<Entry<K, V>>),
     /// The initializer panicked or failed: waiters try again themselves.
     Abandoned,
 }
 
 // SAFETY: `Done`'s pointer is only dereferenced by waiters whose pin predates
-// the entry (module docs), and the entry's K and V are Send + Sync as a
+// the entry's allocation (module docs), and the entry's K and V are Send + Sync as a
 // `Cache` requires; everything else in a flight is plain owned data.
 unsafe impl<K: Send + Sync, V: Send + Sync> Send for Flight<K, V> {}
 // SAFETY: as for Send.
 unsafe impl<K: Send + Sync, V: Send + Sync> Sync for Flight<K, V> {}
 
 impl<K, V> Flight<K, V> {
-    fn wait(&self) -> Option<NonNull<Entry<K, V>>> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+    fn lock(&self) -> MutexGuard<'_, State<K, V>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Joins the flight and waits for its outcome. Returns the leader's entry
+    /// only if this caller joined while the flight was `Running` (and so
+    /// pinned before the entry was allocated); `None` means "look up again".
+    fn join_and_wait(&self) -> Option<NonNull<Entry<K, V>>> {
+        let mut state = self.lock();
+        let joined_in_time = matches!(*state, State::Running);
         loop {
             match *state {
-                State::Running => {
+                State::Running | State::Inserting => {
                     state = self
                         .done
                         .wait(state)
                         .unwrap_or_else(PoisonError::into_inner)
                 }
-                State::Done(entry) => return Some(entry),
+                State::Done(entry) => return joined_in_time.then_some(entry),
                 State::Abandoned => return None,
             }
         }
@@ -98,30 +116,25 @@ struct Leading<'a, K, V> {
 }
 
 impl<K, V> Leading<'_, K, V> {
+    /// Closes the flight to joiners whose pin could postdate the entry: call
+    /// before allocating it.
+    fn begin_insert(&self) {
+        *self.flight.lock() = State::Inserting;
+    }
+
     fn finish(&self, outcome: State<K, V>) {
         self.flights
             .shard(self.flight.hash)
             .retain(|f| !Arc::ptr_eq(f, &self.flight));
-        *self
-            .flight
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = outcome;
+        *self.flight.lock() = outcome;
         self.flight.done.notify_all();
     }
 }
 
 impl<K, V> Drop for Leading<'_, K, V> {
     fn drop(&mut self) {
-        let running = matches!(
-            *self
-                .flight
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-            State::Running
-        );
-        if running {
+        let unfinished = matches!(*self.flight.lock(), State::Running | State::Inserting);
+        if unfinished {
             self.finish(State::Abandoned);
         }
     }
@@ -209,14 +222,18 @@ where
                     "epoch-cache: get_or_insert_with called again for the same key from inside its own \
                      initializer; it would wait for itself for ever"
                 );
-                match flight.wait() {
-                    // SAFETY: the entry was allocated after `guard` was pinned
-                    // (we pinned before finding the flight), so it is live.
+                match flight.join_and_wait() {
+                    // SAFETY: `join_and_wait` returns the entry only to a caller
+                    // that joined while the flight was `Running`, after pinning
+                    // `guard`; the leader allocated the entry later (it moves
+                    // the flight to `Inserting` first, under the same lock), so
+                    // any retire of it follows our pin and `guard` protects it.
                     Some(entry) if unsafe { entry.as_ref() }.key == key => {
                         // SAFETY: as just said, protected by `guard`.
                         return Ok(unsafe { Ref::new(entry, guard) });
                     }
-                    // Abandoned, or another key with the same hash: try again.
+                    // Abandoned, joined too late to use the entry, or another
+                    // key with the same hash: look up again.
                     _ => continue,
                 }
             }
@@ -230,10 +247,62 @@ where
             drop(shard);
             let leading = Leading { flights, flight };
             let value = init()?; // an Err or a panic abandons the flight (drop)
+            leading.begin_insert();
             let entry = self.insert_entry(&guard, key, value, None);
+            #[cfg(test)]
+            tests::AFTER_INSERT.with(|hook| hook.take().map(|hook| hook()));
             leading.finish(State::Done(entry));
             // SAFETY: `insert_entry` returned an entry readable through `guard`.
             return Ok(unsafe { Ref::new(entry, guard) });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::Cache;
+
+    thread_local! {
+        /// Runs on the leader's thread between its insert and `finish`.
+        pub(super) static AFTER_INSERT: Cell<Option<Box<dyn FnOnce()>>> = const { Cell::new(None) };
+    }
+
+    /// A caller that joins a flight after the leader inserted must not be
+    /// handed the leader's entry: that entry may have been evicted and retired
+    /// before the caller pinned (a use-after-free once it is reclaimed). Here
+    /// it is evicted before the late caller arrives, so the late caller must
+    /// look up again, miss, and run its own initializer.
+    #[test]
+    fn late_joiner_looks_up_again() {
+        let cache: Cache<u64, &str> = Cache::new(1);
+        let (inserted_tx, inserted_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            let leader = s.spawn(|| {
+                AFTER_INSERT.with(|hook| {
+                    hook.set(Some(Box::new(move || {
+                        inserted_tx.send(()).unwrap();
+                        go_rx.recv().unwrap();
+                    })))
+                });
+                *cache.get_or_insert_with(7, || "leader")
+            });
+            inserted_rx.recv().unwrap();
+            cache.insert(8, "evicts 7"); // capacity 1: the leader's entry goes
+            assert!(!cache.contains_key(&7));
+            let late = s.spawn(|| *cache.get_or_insert_with(7, || "late"));
+            std::thread::sleep(Duration::from_millis(100)); // let it join
+            go_tx.send(()).unwrap();
+            assert_eq!(leader.join().unwrap(), "leader");
+            assert_eq!(
+                late.join().unwrap(),
+                "late",
+                "the late caller used the leader's evicted entry"
+            );
+        });
     }
 }

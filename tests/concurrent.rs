@@ -173,7 +173,50 @@ fn reads_never_go_back_in_time<R: Reclaimer>() {
     });
 }
 
+fn single_flight_races_eviction<R: Reclaimer>() {
+    // Callers of one key race a thread that keeps evicting it. Each caller
+    // reads the value it got (a leader's entry may be evicted and retired at
+    // once; a caller that joined late must not read it through the flight).
+    // Under AddressSanitizer a read of a freed entry fails here.
+    let ledger = Arc::new(DropLedger::default());
+    let rounds = if cfg!(miri) { 3 } else { 300 };
+    {
+        let c: TestCache<u64, Counted, R> = cache(1);
+        let stop = AtomicBool::new(false);
+        thread::scope(|s| {
+            s.spawn(|| {
+                let mut k = 1_000_000;
+                while !stop.load(Ordering::Relaxed) {
+                    c.insert(k, ledger.value(k));
+                    k += 1;
+                }
+            });
+            for round in 0..rounds {
+                let barrier = Barrier::new(SIZES.threads);
+                thread::scope(|s| {
+                    for _ in 0..SIZES.threads {
+                        let (c, ledger, barrier) = (&c, &ledger, &barrier);
+                        s.spawn(move || {
+                            barrier.wait();
+                            let r = c.get_or_insert_with(round, || {
+                                thread::yield_now();
+                                ledger.value(round)
+                            });
+                            thread::yield_now();
+                            r.assert_intact();
+                            assert_eq!(r.payload, round);
+                        });
+                    }
+                });
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    assert_eq!(ledger.live(), 0);
+}
+
 for_each_backend!(
+    single_flight_races_eviction,
     len_never_exceeds_capacity,
     every_value_dropped_exactly_once,
     reference_survives_eviction,
