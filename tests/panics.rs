@@ -178,7 +178,43 @@ fn value_drop_panics<R: Reclaimer>() {
     );
 }
 
+/// A panic payload whose own `Drop` panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("payload drop panics");
+        }
+    }
+}
+
+fn listener_payload_panicking_on_drop<R: Reclaimer>() {
+    // Found in review: the payload of a caught listener panic was dropped
+    // outside the catch, so its panic escaped `retire` while the insert still
+    // owned an entry already linked as pending: freed while linked, then freed
+    // again by the cache's drop ("double free detected" before the fix).
+    let ledger = Arc::new(DropLedger::default());
+    {
+        let c: Cache<u64, Counted, _, R> = Cache::builder()
+            .capacity(2)
+            .eviction_listener(|_: &u64, _: &Counted, _| std::panic::panic_any(PanicsOnDrop))
+            .reclaimer::<R>()
+            .build()
+            .unwrap();
+        for k in 0..20 {
+            let value = ledger.value(k);
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| c.insert(k, value)));
+            assert!(c.len() <= c.capacity());
+            assert_eq!(c.iter().count(), c.len(), "no pending entry left behind");
+        }
+        assert_eq!(c.get(&19).map(|r| r.payload), Some(19));
+    }
+    assert_eq!(ledger.live(), 0, "every value dropped exactly once");
+}
+
 for_each_backend!(
+    listener_payload_panicking_on_drop,
     eq_panics_anywhere,
     hash_panics_before_anything,
     value_drop_panics

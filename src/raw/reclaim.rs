@@ -66,7 +66,16 @@ pub trait Reclaimer: sealed::Sealed + std::fmt::Debug + Send + Sync + Sized + 's
 pub(crate) unsafe fn drop_box<T>(ptr: *mut T) {
     // SAFETY: the caller hands over sole ownership of a live `Box<T>`.
     let owned = unsafe { Box::from_raw(ptr) };
-    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(owned)));
+    discard_panic(panic::catch_unwind(AssertUnwindSafe(move || drop(owned))));
+}
+
+/// Discards a caught panic. The payload is forgotten, not dropped: a payload
+/// whose own `Drop` panics would otherwise escape right here, in the middle of
+/// an operation that must finish (a leak of the payload is the lesser harm).
+pub(crate) fn discard_panic(result: std::thread::Result<()>) {
+    if let Err(payload) = result {
+        std::mem::forget(payload);
+    }
 }
 
 /// The seize backend: one `seize::Collector` per cache. Reads are cheap
@@ -142,19 +151,73 @@ pub struct Crossbeam {
     collector: crossbeam_epoch::Collector,
 }
 
-/// A `LocalHandle` stored in the per-cache thread-local table.
+/// The current thread's `LocalHandle` for one cache, in the per-cache
+/// thread-local table.
+///
+/// `thread_local` recycles a thread's slot once that thread's own TLS guard is
+/// destroyed, which can happen while the thread still runs other TLS
+/// destructors (one of which may drop a `Ref` and so unpin this handle). A
+/// thread handed a slot whose owner may still be alive must therefore not use
+/// the owner's handle: it checks `owner` and, if it is not the owner, uses a
+/// handle of its own from `strangers`.
 #[cfg(not(epoch_cache_loom))]
-struct HandleCell(crossbeam_epoch::LocalHandle);
+struct HandleCell {
+    /// `thread_token()` of the thread that registered `handle`.
+    owner: usize,
+    // Invariant: pinned (and so touched) only by the thread whose token is
+    // `owner`, until the cache is dropped.
+    handle: crossbeam_epoch::LocalHandle,
+    /// Handles of the threads handed this slot while its owner might still be
+    /// alive, by token; each pinned only by its own thread.
+    strangers: std::sync::Mutex<Vec<(usize, crossbeam_epoch::LocalHandle)>>,
+}
 
-// SAFETY: a `LocalHandle` is !Send because it must not be used by two threads
-// at once; nothing in it is tied to the identity of the thread that made it.
-// `ThreadLocal` hands each cell only to the thread that owns its slot (a slot
-// passes to a new thread only after the old one has exited, with the id
-// recycling synchronised by `thread_local`), and drops the cells only when the
-// `Crossbeam` value is dropped, which requires that no guard, and hence no
-// thread, still uses any handle.
+/// An identity of the current thread that no other *live* thread shares: the
+/// address of a thread-local byte. A thread that has exited may leave its
+/// address to a new thread; by then it touches no handle any more.
+#[cfg(not(epoch_cache_loom))]
+fn thread_token() -> usize {
+    thread_local! {
+        static TOKEN: u8 = const { 0 };
+    }
+    TOKEN.with(|byte| (byte as *const u8).addr())
+}
+
+#[cfg(not(epoch_cache_loom))]
+impl HandleCell {
+    fn pin(&self, me: usize, collector: &crossbeam_epoch::Collector) -> crossbeam_epoch::Guard {
+        if self.owner == me {
+            return self.handle.pin();
+        }
+        let mut strangers = self
+            .strangers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, handle)) = strangers.iter().find(|(token, _)| *token == me) {
+            return handle.pin();
+        }
+        let handle = collector.register();
+        let guard = handle.pin();
+        strangers.push((me, handle));
+        guard
+    }
+}
+
+// SAFETY: a `LocalHandle` is !Send and !Sync because its `Local` must not be
+// used by two threads at once; nothing in it is tied to the identity of the
+// thread that made it. Each handle in a cell is pinned only by the thread
+// whose token it is filed under (tokens are unique among live threads), so no
+// two threads ever use one `Local`; what several threads do share is the
+// immutable `owner` and the mutex. The cells are dropped only with the
+// `Crossbeam` value, when no guard, and hence no thread, uses any handle, and
+// that drop happens after every use (whatever handed the cache to the
+// dropping thread ordered it).
 #[cfg(not(epoch_cache_loom))]
 unsafe impl Send for HandleCell {}
+// SAFETY: as for Send: shared access is to `owner` (immutable) and
+// `strangers` (a mutex); each handle is used by one thread only.
+#[cfg(not(epoch_cache_loom))]
+unsafe impl Sync for HandleCell {}
 
 impl sealed::Sealed for Crossbeam {}
 
@@ -184,11 +247,15 @@ impl Reclaimer for Crossbeam {
     #[inline]
     fn pin(&self) -> Self::Guard<'_> {
         #[cfg(not(epoch_cache_loom))]
-        let guard = self
-            .handles
-            .get_or(|| HandleCell(self.collector.register()))
-            .0
-            .pin();
+        let guard = {
+            let me = thread_token();
+            let cell = self.handles.get_or(|| HandleCell {
+                owner: me,
+                handle: self.collector.register(),
+                strangers: std::sync::Mutex::new(Vec::new()),
+            });
+            cell.pin(me, &self.collector)
+        };
         // Loom threads share one OS thread, so `thread_local` cannot tell them
         // apart; register a fresh handle instead (the guard keeps it alive).
         #[cfg(epoch_cache_loom)]
@@ -246,3 +313,41 @@ unsafe impl<T: Send> Send for SendPtr<T> {}
 /// BENCHMARKS.md for the full tables). It is also the backend that loom models.
 /// Seize remains available; it bounds garbage per thread more tightly.
 pub type DefaultReclaimer = Crossbeam;
+
+#[cfg(all(test, not(epoch_cache_loom)))]
+mod tests {
+    use super::*;
+
+    /// A thread handed a slot whose owner may still be alive (a recycled
+    /// `thread_local` id) must get a handle of its own, not the owner's.
+    #[test]
+    fn strangers_never_share_the_owners_handle() {
+        let collector = crossbeam_epoch::Collector::new();
+        let cell = HandleCell {
+            owner: thread_token(),
+            handle: collector.register(),
+            strangers: std::sync::Mutex::new(Vec::new()),
+        };
+        drop(cell.pin(thread_token(), &collector));
+        assert!(
+            cell.strangers.lock().unwrap().is_empty(),
+            "the owner uses its own handle"
+        );
+        let stranger = thread_token() ^ 0x40; // any token but the owner's
+        drop(cell.pin(stranger, &collector));
+        drop(cell.pin(stranger, &collector));
+        assert_eq!(
+            cell.strangers.lock().unwrap().len(),
+            1,
+            "one handle per stranger, reused"
+        );
+        std::thread::spawn(move || {
+            let other = thread_token();
+            assert_ne!(other, cell.owner, "live threads have distinct tokens");
+            drop(cell.pin(other, &collector));
+            assert_eq!(cell.strangers.lock().unwrap().len(), 2);
+        })
+        .join()
+        .unwrap();
+    }
+}

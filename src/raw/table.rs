@@ -75,6 +75,13 @@ struct Found<K, V> {
     word: *mut Entry<K, V>,
 }
 
+/// Where `link_pending` linked a new entry, and the victim it displaced.
+struct Linked<K, V> {
+    which: usize,
+    slot: usize,
+    victim: Option<*mut Entry<K, V>>,
+}
+
 pub(crate) struct Table<K, V, R: Reclaimer> {
     sets: Box<[Set<Entry<K, V>>]>,
     capacity: usize,
@@ -305,10 +312,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 // SAFETY: unlinked by this thread and protected by `guard`.
                 let entry = unsafe { &*set::unpack(word) };
                 // A panicking listener must not stop the retire below (that
-                // would leak the entry); its panic is discarded.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    listener(&entry.key, &entry.value, cause)
-                }));
+                // would leak the entry); its panic is discarded, payload too.
+                super::reclaim::discard_panic(std::panic::catch_unwind(
+                    std::panic::AssertUnwindSafe(|| listener(&entry.key, &entry.value, cause)),
+                ));
             }
         }
         // SAFETY: retire's contract: (1) the word came from `entry::alloc`, and
@@ -382,9 +389,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 continue;
             }
             match self.link_pending(guard, &probe, new.0) {
-                Some((which, slot)) => {
+                Some(linked) => {
+                    // The slot holds the entry now: the table owns it.
                     let ptr = new.publish();
-                    return (self.settle(guard, &probe, which, slot, ptr), ptr);
+                    return (self.settle(guard, &probe, linked, ptr), ptr);
                 }
                 // Every candidate slot is pending: let those inserts finish.
                 None => backoff.snooze(),
@@ -393,13 +401,14 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     }
 
     /// Links `new` as pending into a free slot, or over a victim. Returns the
-    /// slot, or `None` if every candidate slot holds a pending entry.
+    /// slot and the victim it displaced (the caller must retire it, once it
+    /// owns the pending entry), or `None` if no candidate slot could be used.
     fn link_pending(
         &self,
         guard: &R::Guard<'_>,
         probe: &Probe,
         new: *mut Entry<K, V>,
-    ) -> Option<(usize, usize)>
+    ) -> Option<Linked<K, V>>
     where
         K: Send,
         V: Send,
@@ -423,9 +432,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             });
             if ticket {
                 if let Some((which, slot)) = pick_free(&words) {
-                    // PUBLISH on success: readers see the entry's fields once it
-                    // is visible (the un-pend in `settle` is a later RMW of the
-                    // same thread). Relaxed on failure: we rescan.
+                    // PUBLISH on success: other inserts' settle scans read a
+                    // pending entry's key, so its fields must be visible from
+                    // this CAS on (readers see it only after the un-pend, a
+                    // later RMW of this thread). Relaxed on failure: we rescan.
                     if self
                         .slot(probe, which, slot)
                         .compare_exchange(std::ptr::null_mut(), pending, PUBLISH, Ordering::Relaxed)
@@ -436,7 +446,11 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                             slot,
                             seen_recently,
                         );
-                        return Some((which, slot));
+                        return Some(Linked {
+                            which,
+                            slot,
+                            victim: None,
+                        });
                     }
                     continue;
                 }
@@ -471,8 +485,11 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                             slot,
                             seen_recently,
                         );
-                        self.retire(guard, victim, Some(RemovalCause::Evicted));
-                        return Some((which, slot));
+                        return Some(Linked {
+                            which,
+                            slot,
+                            victim: Some(victim),
+                        });
                     }
                 }
                 None if ticket => {
@@ -482,7 +499,8 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 // At capacity and nothing to evict here: evict elsewhere and
                 // take over that entry's ticket.
                 None => {
-                    if !self.evict_elsewhere(guard) {
+                    // Only worth it if a slot here is free to take afterwards.
+                    if pick_free(&words).is_none() || !self.evict_elsewhere(guard) {
                         return None;
                     }
                     ticket = true;
@@ -585,19 +603,24 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         false
     }
 
-    /// Makes a pending entry visible unless another copy of its key wins.
+    /// Makes a pending entry visible unless another copy of its key wins; first
+    /// retires the victim it displaced, if any.
     fn settle(
         &self,
         guard: &R::Guard<'_>,
         probe: &Probe,
-        which: usize,
-        slot: usize,
+        linked: Linked<K, V>,
         new: *mut Entry<K, V>,
     ) -> Inserted
     where
         K: Eq + Send,
         V: Send,
     {
+        let Linked {
+            which,
+            slot,
+            victim,
+        } = linked;
         let mine = self.slot(probe, which, slot);
         let pending = set::pack(new, probe.tag, true);
         let withdraw = Withdraw {
@@ -606,6 +629,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             slot: mine,
             word: pending,
         };
+        // Under `withdraw`: should this unwind, our pending entry is unlinked.
+        if let Some(victim) = victim {
+            self.retire(guard, victim, Some(RemovalCause::Evicted));
+        }
         // SeqCst fence: of two racing inserts of one key, each links its copy
         // and then fences before scanning; the fences are totally ordered, so
         // the later one's scan sees the earlier one's copy (or what replaced
@@ -686,8 +713,10 @@ impl<K: Eq, V, R: Reclaimer> Table<K, V, R> {
                     !set::is_pending(word),
                     "pending entry at rest in set {set_index}"
                 );
+                // (Zero-sized entries all share one address: skip them.)
                 assert!(
-                    seen.insert(set::unpack(word).addr()),
+                    std::mem::size_of::<Entry<K, V>>() == 0
+                        || seen.insert(set::unpack(word).addr()),
                     "one entry in two slots"
                 );
                 // SAFETY: quiescent, so every linked entry is live.
