@@ -27,4 +27,4 @@ MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-strict-provenance" \
     cargo +nightly miri test "${TESTS[@]}" -- "${SKIP[@]}" --skip crossbeam::
 echo "-- crossbeam: Tree Borrows, permissive provenance"
 MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-permissive-provenance" \
-    cargo +nightly miri test --test semantics --test concurrent -- "${SKIP[@]}" crossbeam::
+    cargo +nightly miri test --lib --test semantics --test concurrent -- "${SKIP[@]}" crossbeam::

@@ -112,7 +112,11 @@
 //!   entry's policy bits are saturated; writes never block readers.
 //! - **Bounded garbage.** Entries retired but not yet freed are bounded by what
 //!   the pinned threads can still see; a pin held for ever (a leaked `Ref`)
-//!   holds back reclamation, as with any epoch scheme.
+//!   holds back reclamation for good, as with any epoch scheme, and its
+//!   garbage then outlives the cache (a leak, never a use after free).
+//! - **Seize backend caveat.** Do not keep a `Ref`, `Pinned` or `Iter` of a
+//!   [`Seize`]-backed cache in thread-local storage (see [`Seize`]); the
+//!   default backend has no such limitation.
 //! - **Panics.** A panic in a key's `Hash` or `Eq` leaves the table intact
 //!   and leaks nothing. A panic in a value's `Drop` during reclamation, or in
 //!   the eviction listener, is caught and discarded (the memory is freed);

@@ -15,7 +15,10 @@ use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
 ///
 /// While it lives, the entry's memory cannot be reclaimed, even if another
 /// thread evicts, replaces or removes the entry: the reference stays valid and
-/// the value intact. Drop it promptly; it holds back reclamation.
+/// the value intact. Drop it promptly; it holds back reclamation. A `Ref` that
+/// is leaked (`mem::forget`) keeps its thread pinned for good: nothing retired
+/// afterwards is ever freed, not even when the cache is dropped (safe, but a
+/// leak).
 ///
 /// ```
 /// use epoch_cache::Cache;
