@@ -185,6 +185,7 @@ struct HandleCell {
 /// address of a thread-local byte. A thread that has exited may leave its
 /// address to a new thread; by then it touches no handle any more.
 #[cfg(not(epoch_cache_loom))]
+#[inline]
 fn thread_token() -> usize {
     thread_local! {
         static TOKEN: u8 = const { 0 };
@@ -194,10 +195,22 @@ fn thread_token() -> usize {
 
 #[cfg(not(epoch_cache_loom))]
 impl HandleCell {
+    #[inline]
     fn pin(&self, me: usize, collector: &crossbeam_epoch::Collector) -> crossbeam_epoch::Guard {
         if self.owner == me {
             return self.handle.pin();
         }
+        self.pin_stranger(me, collector)
+    }
+
+    /// The slow path: this thread was handed another thread's slot.
+    #[cold]
+    #[inline(never)]
+    fn pin_stranger(
+        &self,
+        me: usize,
+        collector: &crossbeam_epoch::Collector,
+    ) -> crossbeam_epoch::Guard {
         let mut strangers = self
             .strangers
             .lock()
