@@ -170,6 +170,7 @@ where
     /// let again = cache.get_or_insert_with(7, || unreachable!("present"));
     /// assert_eq!(again.as_str(), "seven");
     /// ```
+    #[inline]
     pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> Ref<'_, K, V, R> {
         match self.try_get_or_insert_with(key, || Ok::<V, std::convert::Infallible>(init())) {
             Ok(r) => r,
@@ -192,6 +193,7 @@ where
     /// assert_eq!(*v, 10);
     /// # Ok::<(), &str>(())
     /// ```
+    #[inline]
     pub fn try_get_or_insert_with<E>(
         &self,
         key: K,
@@ -205,6 +207,19 @@ where
             return Ok(unsafe { Ref::new(NonNull::from(entry), guard) });
         }
         self.record_lookup(false);
+        self.load(key, hash, guard, init)
+    }
+
+    /// The miss path of `try_get_or_insert_with`: join or lead a flight.
+    #[cold]
+    #[inline(never)]
+    fn load<'a, E>(
+        &'a self,
+        key: K,
+        hash: u64,
+        guard: R::Guard<'a>,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<Ref<'a, K, V, R>, E> {
         let flights = self.flights.get_or_init(Flights::default);
         loop {
             let mut shard = flights.shard(hash);
