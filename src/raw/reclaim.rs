@@ -168,7 +168,7 @@ pub struct Crossbeam {
 /// destructors (one of which may drop a `Ref` and so unpin this handle). A
 /// thread handed a slot whose owner may still be alive must therefore not use
 /// the owner's handle: it checks `owner` and, if it is not the owner, uses a
-/// handle of its own from `strangers`.
+/// handle of its own from `strangers`, a lock-free list.
 #[cfg(not(epoch_cache_loom))]
 struct HandleCell {
     /// `thread_token()` of the thread that registered `handle`.
@@ -176,9 +176,19 @@ struct HandleCell {
     // Invariant: pinned (and so touched) only by the thread whose token is
     // `owner`, until the cache is dropped.
     handle: crossbeam_epoch::LocalHandle,
-    /// Handles of the threads handed this slot while its owner might still be
-    /// alive, by token; each pinned only by its own thread.
-    strangers: std::sync::Mutex<Vec<(usize, crossbeam_epoch::LocalHandle)>>,
+    // Invariant: null or a `Box<Stranger>` from `pin_stranger`; nodes are
+    // only added (at the head), never removed before the cell is dropped.
+    strangers: AtomicPtr<Stranger>,
+}
+
+/// The handle of a thread that was handed someone else's slot.
+#[cfg(not(epoch_cache_loom))]
+struct Stranger {
+    token: usize,
+    // Invariant: pinned only by the thread whose token is `token`.
+    handle: crossbeam_epoch::LocalHandle,
+    /// Written once, before the node is published.
+    next: *mut Stranger,
 }
 
 /// An identity of the current thread that no other *live* thread shares: the
@@ -195,6 +205,14 @@ fn thread_token() -> usize {
 
 #[cfg(not(epoch_cache_loom))]
 impl HandleCell {
+    fn new(owner: usize, handle: crossbeam_epoch::LocalHandle) -> Self {
+        HandleCell {
+            owner,
+            handle,
+            strangers: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
     #[inline]
     fn pin(&self, me: usize, collector: &crossbeam_epoch::Collector) -> crossbeam_epoch::Guard {
         if self.owner == me {
@@ -203,7 +221,22 @@ impl HandleCell {
         self.pin_stranger(me, collector)
     }
 
-    /// The slow path: this thread was handed another thread's slot.
+    /// How many strangers have a handle here (tests).
+    #[cfg(test)]
+    fn stranger_count(&self) -> usize {
+        let mut count = 0;
+        // Acquire: as in `pin_stranger`.
+        let mut node = self.strangers.load(Ordering::Acquire);
+        while !node.is_null() {
+            count += 1;
+            // SAFETY: as in `pin_stranger`.
+            node = unsafe { (*node).next };
+        }
+        count
+    }
+
+    /// The slow path: this thread was handed another thread's slot. Finds its
+    /// own handle in the list, or registers one and pushes it; no lock.
     #[cold]
     #[inline(never)]
     fn pin_stranger(
@@ -211,17 +244,56 @@ impl HandleCell {
         me: usize,
         collector: &crossbeam_epoch::Collector,
     ) -> crossbeam_epoch::Guard {
-        let mut strangers = self
-            .strangers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, handle)) = strangers.iter().find(|(token, _)| *token == me) {
-            return handle.pin();
+        // Acquire: pairs with the Release CAS that pushed each node, so its
+        // fields (and `next`) are initialised when we read them.
+        let mut node = self.strangers.load(Ordering::Acquire);
+        while !node.is_null() {
+            // SAFETY: a published node stays allocated until the cell is
+            // dropped (invariant), which cannot happen while we borrow it.
+            let stranger = unsafe { &*node };
+            if stranger.token == me {
+                return stranger.handle.pin();
+            }
+            node = stranger.next;
         }
         let handle = collector.register();
         let guard = handle.pin();
-        strangers.push((me, handle));
-        guard
+        let node = Box::into_raw(Box::new(Stranger {
+            token: me,
+            handle,
+            next: std::ptr::null_mut(),
+        }));
+        // Relaxed: the head is only the CAS's expected value; the Release CAS
+        // below publishes the node.
+        let mut head = self.strangers.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `node` is ours until the CAS below publishes it.
+            unsafe { (*node).next = head };
+            // Release on success: publishes the node's fields to the Acquire
+            // loads above. Relaxed on failure: we only retry with the new head.
+            match self.strangers.compare_exchange_weak(
+                head,
+                node,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return guard,
+                Err(current) => head = current,
+            }
+        }
+    }
+}
+
+#[cfg(not(epoch_cache_loom))]
+impl Drop for HandleCell {
+    fn drop(&mut self) {
+        let mut node = *self.strangers.get_mut();
+        while !node.is_null() {
+            // SAFETY: `&mut self`: no thread uses the list any more, and each
+            // node came from `Box::into_raw` in `pin_stranger`, freed once here.
+            let stranger = unsafe { Box::from_raw(node) };
+            node = stranger.next;
+        }
     }
 }
 
@@ -230,14 +302,14 @@ impl HandleCell {
 // thread that made it. Each handle in a cell is pinned only by the thread
 // whose token it is filed under (tokens are unique among live threads), so no
 // two threads ever use one `Local`; what several threads do share is the
-// immutable `owner` and the mutex. The cells are dropped only with the
-// `Crossbeam` value, when no guard, and hence no thread, uses any handle, and
-// that drop happens after every use (whatever handed the cache to the
-// dropping thread ordered it).
+// immutable `owner` and the list, whose nodes are immutable once published.
+// The cells are dropped only with the `Crossbeam` value, when no guard, and
+// hence no thread, uses any handle, and that drop happens after every use
+// (whatever handed the cache to the dropping thread ordered it).
 #[cfg(not(epoch_cache_loom))]
 unsafe impl Send for HandleCell {}
-// SAFETY: as for Send: shared access is to `owner` (immutable) and
-// `strangers` (a mutex); each handle is used by one thread only.
+// SAFETY: as for Send: shared access is to `owner` (immutable) and the list
+// (published, immutable nodes); each handle is used by one thread only.
 #[cfg(not(epoch_cache_loom))]
 unsafe impl Sync for HandleCell {}
 
@@ -271,11 +343,9 @@ impl Reclaimer for Crossbeam {
         #[cfg(not(epoch_cache_loom))]
         let guard = {
             let me = thread_token();
-            let cell = self.handles.get_or(|| HandleCell {
-                owner: me,
-                handle: self.collector.register(),
-                strangers: std::sync::Mutex::new(Vec::new()),
-            });
+            let cell = self
+                .handles
+                .get_or(|| HandleCell::new(me, self.collector.register()));
             cell.pin(me, &self.collector)
         };
         // Loom threads share one OS thread, so `thread_local` cannot tell them
@@ -347,29 +417,18 @@ mod tests {
         #[test]
         fn strangers_never_share_the_owners_handle() {
             let collector = crossbeam_epoch::Collector::new();
-            let cell = HandleCell {
-                owner: thread_token(),
-                handle: collector.register(),
-                strangers: std::sync::Mutex::new(Vec::new()),
-            };
+            let cell = HandleCell::new(thread_token(), collector.register());
             drop(cell.pin(thread_token(), &collector));
-            assert!(
-                cell.strangers.lock().unwrap().is_empty(),
-                "the owner uses its own handle"
-            );
+            assert_eq!(cell.stranger_count(), 0, "the owner uses its own handle");
             let stranger = thread_token() ^ 0x40; // any token but the owner's
             drop(cell.pin(stranger, &collector));
             drop(cell.pin(stranger, &collector));
-            assert_eq!(
-                cell.strangers.lock().unwrap().len(),
-                1,
-                "one handle per stranger, reused"
-            );
+            assert_eq!(cell.stranger_count(), 1, "one handle per stranger, reused");
             std::thread::spawn(move || {
                 let other = thread_token();
                 assert_ne!(other, cell.owner, "live threads have distinct tokens");
                 drop(cell.pin(other, &collector));
-                assert_eq!(cell.strangers.lock().unwrap().len(), 2);
+                assert_eq!(cell.stranger_count(), 2);
             })
             .join()
             .unwrap();
