@@ -238,11 +238,9 @@ where
                      initializer; it would wait for itself for ever"
                 );
                 match flight.join_and_wait() {
-                    // SAFETY: `join_and_wait` returns the entry only to a caller
-                    // that joined while the flight was `Running`, after pinning
-                    // `guard`; the leader allocated the entry later (it moves
-                    // the flight to `Inserting` first, under the same lock), so
-                    // any retire of it follows our pin and `guard` protects it.
+                    // SAFETY: given only to a caller that joined while `Running`,
+                    // after pinning `guard`, so before the leader allocated it
+                    // (module docs): any retire follows our pin; `guard` protects.
                     Some(entry) if unsafe { entry.as_ref() }.key == key => {
                         // SAFETY: as just said, protected by `guard`.
                         return Ok(unsafe { Ref::new(entry, guard) });
