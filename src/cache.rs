@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::builder::Builder;
 use crate::clock;
 use crate::flight::Flights;
-use crate::raw::entry::{self, Unpublished};
+use crate::raw::entry::{self, Entry, Unpublished};
 use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
 use crate::raw::set;
 use crate::raw::table::Table;
@@ -107,11 +107,25 @@ where
         }
     }
 
+    /// Looks `key` up through `guard` and counts the lookup: the one lookup
+    /// behind `get`, `get_cloned`, `contains_key`, `Pinned::get` and the fast
+    /// path of `get_or_insert_with`.
     #[inline]
-    pub(crate) fn record_lookup(&self, hit: bool) {
+    pub(crate) fn lookup<'g, Q>(
+        &self,
+        guard: &'g R::Guard<'_>,
+        hash: u64,
+        key: &Q,
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let found = self.table.get(guard, hash, key);
         if let Some(stats) = &self.table.hooks.stats {
-            stats.lookup(hit);
+            stats.lookup(found.is_some());
         }
+        found
     }
 
     /// Links a new entry through `guard`; returns the entry (possibly already
@@ -125,7 +139,7 @@ where
     ) -> NonNull<entry::Entry<K, V>> {
         let hash = self.hash(&key);
         let new = Unpublished(entry::alloc(key, value, self.deadline(ttl)));
-        let (_, ptr) = self.table.insert(guard, hash, new);
+        let ptr = self.table.insert(guard, hash, new);
         if let Some(stats) = &self.table.hooks.stats {
             stats.insert();
         }
@@ -199,9 +213,7 @@ where
     {
         let hash = self.hash(key);
         let guard = self.table.reclaimer.pin();
-        let found = self.table.get(&guard, hash, key);
-        self.record_lookup(found.is_some());
-        let entry = NonNull::from(found?);
+        let entry = NonNull::from(self.lookup(&guard, hash, key)?);
         // SAFETY: `entry` was loaded through `guard`, which the Ref keeps.
         Some(unsafe { Ref::new(entry, guard) })
     }
@@ -224,9 +236,8 @@ where
     {
         let hash = self.hash(key);
         let guard = self.table.reclaimer.pin();
-        let found = self.table.get(&guard, hash, key);
-        self.record_lookup(found.is_some());
-        found.map(|entry| entry.value.clone())
+        self.lookup(&guard, hash, key)
+            .map(|entry| entry.value.clone())
     }
 
     /// Pins once for many operations: lookups through the returned handle
@@ -288,9 +299,7 @@ where
     {
         let hash = self.hash(key);
         let guard = self.table.reclaimer.pin();
-        let hit = self.table.get(&guard, hash, key).is_some();
-        self.record_lookup(hit);
-        hit
+        self.lookup(&guard, hash, key).is_some()
     }
 
     /// Removes every entry (the listener sees

@@ -201,12 +201,10 @@ where
     ) -> Result<Ref<'_, K, V, R>, E> {
         let hash = self.hash(&key);
         let guard = self.table.reclaimer.pin();
-        if let Some(entry) = self.table.get(&guard, hash, &key) {
-            self.record_lookup(true);
+        if let Some(entry) = self.lookup(&guard, hash, &key) {
             // SAFETY: loaded through `guard`, which the Ref keeps.
             return Ok(unsafe { Ref::new(NonNull::from(entry), guard) });
         }
-        self.record_lookup(false);
         self.load(key, hash, guard, init)
     }
 

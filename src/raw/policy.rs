@@ -12,7 +12,8 @@
 //! to go (scan resistance), as in S3-FIFO's small queue.
 //!
 //! Measured on ../shared/traces, mean hit ratio over 30 trace/capacity pairs
-//! (`cargo run --release --example hit_ratio`; LRU: 43.6%, moka 54.2%,
+//! (the trace table of `cargo run --release --example compare -- --traces
+//! ../shared/traces`: same traces and capacities; LRU: 43.6%, moka 54.2%,
 //! quick_cache 53.5%): ageing at every eviction, 43.9%; ageing only when the
 //! victim is warm, 49.2%, but then an entry hit once stays for ever while cold
 //! newcomers churn; adding the hand in both candidate sets, 47.0%; the hand in

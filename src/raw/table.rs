@@ -48,17 +48,6 @@ const PUBLISH: Ordering = Ordering::SeqCst;
 #[cfg(epoch_cache_mutant = "relaxed_publish")]
 const PUBLISH: Ordering = Ordering::Relaxed;
 
-/// What an insert did with its entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Inserted {
-    /// Linked as a new key.
-    New,
-    /// Replaced the visible entry of the same key.
-    Replaced,
-    /// Lost to a concurrent insert of the same key, which lands instead.
-    Superseded,
-}
-
 /// The two candidate sets of a key and its tag.
 #[derive(Clone, Copy)]
 struct Probe {
@@ -344,14 +333,14 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
 
     /// Inserts `key`'s entry, replacing the value of a visible copy.
     ///
-    /// Returns what happened and the new entry, which stays readable while
-    /// `guard` lives (it may already have been evicted or superseded).
+    /// Returns the new entry, which stays readable while `guard` lives (it may
+    /// already have been evicted, or superseded by a racing insert of its key).
     pub(crate) fn insert(
         &self,
         guard: &R::Guard<'_>,
         hash: u64,
         new: Unpublished<K, V>,
-    ) -> (Inserted, *mut Entry<K, V>)
+    ) -> *mut Entry<K, V>
     where
         K: Eq + Send,
         V: Send,
@@ -384,7 +373,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                         RemovalCause::Replaced
                     };
                     self.retire(guard, found.word, Some(cause));
-                    return (Inserted::Replaced, ptr);
+                    return ptr;
                 }
                 continue;
             }
@@ -392,7 +381,8 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 Some(linked) => {
                     // The slot holds the entry now: the table owns it.
                     let ptr = new.publish();
-                    return (self.settle(guard, &probe, linked, ptr), ptr);
+                    self.settle(guard, &probe, linked, ptr);
+                    return ptr;
                 }
                 // Every candidate slot is pending: let those inserts finish.
                 None => backoff.snooze(),
@@ -611,8 +601,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         probe: &Probe,
         linked: Linked<K, V>,
         new: *mut Entry<K, V>,
-    ) -> Inserted
-    where
+    ) where
         K: Eq + Send,
         V: Send,
     {
@@ -662,7 +651,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                     if other_wins {
                         // Dropping `withdraw` unlinks our copy, unless a winner
                         // already did.
-                        return Inserted::Superseded;
+                        return;
                     }
                     if self.unlink(guard, other, word) {
                         self.release_ticket();
@@ -678,15 +667,12 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         std::mem::forget(withdraw);
         // PUBLISH on success: the un-pend is what makes the entry visible.
         // Relaxed on failure: a winner unlinked us and retires our entry.
-        match mine.compare_exchange(
+        let _ = mine.compare_exchange(
             pending,
             set::pack(new, probe.tag, false),
             PUBLISH,
             Ordering::Relaxed,
-        ) {
-            Ok(_) => Inserted::New,
-            Err(_) => Inserted::Superseded,
-        }
+        );
     }
 }
 
