@@ -143,10 +143,11 @@
 //!   the key. Of two racing copies the one in the lower slot wins and the
 //!   other is unlinked before it ever becomes visible; a visible copy always
 //!   wins. Only then is the pending bit cleared.
-//! - **Eviction** picks the least frequent visible entry of the key's two
-//!   sets (two-bit counters per slot, aged by a per-set CLOCK hand), and
-//!   newcomers start cold unless a small ghost table of recent inserts
-//!   remembers them. The policy lives in its own module, behind a narrow seam.
+//! - **Eviction** picks, among the visible entries of the key's two sets, a
+//!   newcomer not hit since its insert, else the least frequent entry
+//!   (two-bit counters per slot, aged by a per-set CLOCK hand). A key that a
+//!   small ghost table of recent inserts remembers skips the newcomer stage.
+//!   The policy lives in its own module, behind a narrow seam.
 //! - **Reclamation** sits behind the sealed [`Reclaimer`] trait:
 //!   [`Crossbeam`] (crossbeam-epoch, the default, which loom can model) or
 //!   [`Seize`]. Each cache owns its collector.

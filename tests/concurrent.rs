@@ -95,9 +95,14 @@ fn reference_survives_eviction<R: Reclaimer>() {
     let held = c.get(&7).expect("just inserted");
     thread::scope(|s| {
         s.spawn(|| {
-            // Push key 7 out without touching it (a lookup would keep it hot).
+            // Push key 7 out without touching it (a lookup would keep it
+            // hot), with keys hit more often than it was, so that the policy
+            // prefers to keep them.
             for k in 100..100 + SIZES.keys * 4 {
                 c.insert(k, ledger.value(k));
+                for _ in 0..3 {
+                    let _ = c.get(&k);
+                }
             }
         });
     });

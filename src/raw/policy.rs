@@ -1,15 +1,19 @@
-//! Eviction policy: a two-bit frequency per slot, aged CLOCK-style.
+//! Eviction policy: a two-bit frequency per slot, aged CLOCK-style, and a
+//! newcomer bit.
 //!
 //! Each set keeps one byte per slot in its policy word, and a CLOCK hand in
-//! the word's last byte. A hit raises the slot's frequency (saturating at
-//! `MAX_FREQ`), and only when it would change, so a hot entry's reads store
-//! nothing. When an insert must evict, the victim is the least frequent
-//! visible entry of the key's two sets (ties broken by a rotating start taken
-//! from the new key's hash). The victim's set then decays one slot under its
-//! hand and moves the hand on, so an entry that stops being hit loses its
-//! frequency within a few evictions; if even the victim was warm, the whole
-//! set ages at once. A newcomer starts at zero, so a key seen once is the first
-//! to go (scan resistance), as in S3-FIFO's small queue.
+//! the word's last byte. A slot byte is a frequency (bits 0-1) and `NEW_BIT`,
+//! set on a newcomer until its first hit. A hit clears the bit or raises the
+//! frequency (saturating at `MAX_FREQ`), and only when that changes the byte,
+//! so a hot entry's reads store nothing. When an insert must evict, the victim
+//! is the lowest-ranked visible entry of the key's two sets (ties broken by a
+//! rotating start taken from the new key's hash): first a newcomer never hit,
+//! then by frequency (see `rank`). A key seen once is thus the first to go
+//! (scan resistance), as in S3-FIFO's small queue. Only when an established entry is
+//! evicted does its set decay one slot under its hand and move the hand on,
+//! so an entry that stops being hit loses its frequency within a few such
+//! evictions; if even the victim was warm, the whole set ages at once. A
+//! newcomer that the ghost remembers starts cold but established.
 //!
 //! Measured on ../shared/traces, mean hit ratio over 30 trace/capacity pairs
 //! (the trace table of `cargo run --release --example compare -- --traces
@@ -24,8 +28,21 @@
 //! (oldest first) lowered the mean to 47.3%.
 //!
 //! On the get-then-insert-on-miss workload (zipf 0.99 over 16x the capacity,
-//! 65,536 entries; quick_cache 77.6-78.4% here) this policy hits 75.2-75.4%.
-//! Two prototypes that did not close the gap: TinyLFU-style admission
+//! 65,536 entries; quick_cache 77.6-78.4% here) that policy hit 75.2-75.4%.
+//! The newcomer bit (evict a never-hit newcomer before a cold established
+//! entry) raised it to 76.4% and the trace mean to 51.5%; ghost-remembered
+//! newcomers starting cold rather than at one, 76.6%; decaying only when an
+//! established entry is evicted, 76.9% (this code; trace mean 51.5%).
+//! Evicting instead a newcomer from one more set picked by the hash, when the
+//! key's sets hold none but have a free slot, gave 77.1% (two or four more
+//! sets: 77.2%) and a trace mean of 51.9%, but get+insert-on-miss ran 17%
+//! slower (a cache miss on another set and an unlink on one insert in five).
+//! Preferring to evict established cold entries over newcomers instead gave
+//! 74.7%; the hand turning cold entries back into newcomers, 76.0%; a
+//! blocked count-min sketch of misses (4-bit counters, one word per key) to
+//! warm newcomers up or mark them established did no better than the ghost
+//! (75.4-77.1%) for 2-8 more bytes per entry.
+//! Two earlier prototypes that did not close the gap: TinyLFU-style admission
 //! (refuse a newcomer the ghost has not seen when the victim is warm) gave
 //! 75.4-75.8%; choosing the victim among four sets (the key's two and two
 //! more under a global hand) when a slot is free gave 75.9% at 20% lower
@@ -40,21 +57,24 @@ use super::set::WAYS;
 
 const FREQ_MASK: u64 = 0b11;
 const MAX_FREQ: u64 = 3;
+/// Bit 2 of a slot byte: a newcomer, not hit since its insert.
+const NEW_BIT: u64 = 0b100;
 /// Low bit of every slot byte: used to age all slots at once.
 const BYTE_LOW_BITS: u64 = 0x0101_0101_0101_0101;
 /// The seven slot bytes of a policy word (byte 7 is the hand).
 const SLOT_BYTES: u64 = 0x00FF_FFFF_FFFF_FFFF;
 
-/// The frequency a newly inserted entry starts with.
-const INITIAL_FREQ: u64 = 0;
-/// The frequency of a newcomer that the ghost remembers.
-const GHOST_FREQ: u64 = 1;
+/// The rank (see `rank`) of a newcomer never hit: the first to be evicted.
+pub(crate) const NEWCOMER: u64 = 0;
+/// The rank of an established entry at frequency zero.
+pub(crate) const COLD: u64 = 1;
 
 /// 16-bit fingerprints of recently inserted keys, one per slot of the table
 /// (2.5 bytes per entry of capacity), written
 /// only by inserts. A key inserted again while its fingerprint survives starts
-/// warm: it missed twice within about one cache's worth of inserts, so it is
-/// more than a one-hit wonder (S3-FIFO's ghost queue, TinyLFU's doorkeeper).
+/// established (cold, without `NEW_BIT`): it missed twice within about one
+/// cache's worth of inserts, so it is more than a one-hit wonder (S3-FIFO's
+/// ghost queue, TinyLFU's doorkeeper).
 pub(crate) struct Ghost {
     fingerprints: Box<[AtomicU16]>,
 }
@@ -90,32 +110,48 @@ fn freq(word: u64, slot: usize) -> u64 {
     (word >> shift(slot)) & FREQ_MASK
 }
 
-/// Notes a hit on `slot`. Stores nothing when the frequency is already at its
-/// maximum; a lost race just loses one count.
+/// Whether `slot` of a set with policy word `word` holds a newcomer not hit
+/// since its insert (or held one: a freed slot keeps its byte until reused).
+#[inline]
+pub(crate) fn is_newcomer(word: u64, slot: usize) -> bool {
+    (word >> shift(slot)) & NEW_BIT != 0
+}
+
+/// The eviction order of a slot, lowest first: `NEWCOMER`, `COLD`, then
+/// `COLD + 2 * frequency`, so a rank of two or more is a warm entry.
+#[inline]
+fn rank(word: u64, slot: usize) -> u64 {
+    if is_newcomer(word, slot) {
+        NEWCOMER
+    } else {
+        COLD + 2 * freq(word, slot)
+    }
+}
+
+/// Notes a hit on `slot`: a newcomer's first hit makes it established at
+/// frequency one; a later one raises the frequency. Stores nothing when the
+/// frequency is already at its maximum; a lost race just loses one count.
 #[inline]
 pub(crate) fn record_hit(policy: &AtomicU64, slot: usize) {
     // Relaxed: the policy word is a hint that orders nothing else.
     let word = policy.load(Ordering::Relaxed);
-    if freq(word, slot) < MAX_FREQ {
-        // Relaxed on success and failure: a hint; a failed CAS drops one count.
-        let _ = policy.compare_exchange(
-            word,
-            word + (1 << shift(slot)),
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
-    }
+    let next = if is_newcomer(word, slot) {
+        (word & !(NEW_BIT << shift(slot))) | (1 << shift(slot))
+    } else if freq(word, slot) < MAX_FREQ {
+        word + (1 << shift(slot))
+    } else {
+        return;
+    };
+    // Relaxed on success and failure: a hint; a failed CAS drops one count.
+    let _ = policy.compare_exchange(word, next, Ordering::Relaxed, Ordering::Relaxed);
 }
 
-/// Resets `slot` for an entry that was just linked into it; `seen_recently`
-/// when the ghost remembers the key (see `Ghost`).
+/// Resets `slot` for an entry that was just linked into it: a newcomer, or
+/// a cold established entry when the ghost remembers the key (`seen_recently`,
+/// see `Ghost`).
 pub(crate) fn record_insert(policy: &AtomicU64, slot: usize, seen_recently: bool) {
     let clear = !(0xFF << shift(slot));
-    let initial = if seen_recently {
-        GHOST_FREQ
-    } else {
-        INITIAL_FREQ
-    };
+    let initial = if seen_recently { 0 } else { NEW_BIT };
     let set = initial << shift(slot);
     // Relaxed: a hint; the update retries only so that a concurrent hit on a
     // neighbour slot cannot undo the reset.
@@ -128,12 +164,17 @@ pub(crate) fn record_insert(policy: &AtomicU64, slot: usize, seen_recently: bool
 /// eviction in this set decays.
 const HAND_SHIFT: u32 = 56;
 
-/// Notes an eviction in a set: the hand decays one slot and moves on, so an
-/// entry that stops being hit loses its frequency within a few evictions even
-/// when colder newcomers keep being evicted first. When the victim itself was
+/// Notes an eviction in a set of a victim of rank `victim_rank` (see
+/// `rank`). Evicting a newcomer changes nothing. Evicting an established
+/// entry decays the slot under the hand and moves the hand on, so an entry
+/// that stops being hit loses its frequency within a few such evictions even
+/// when colder entries keep being evicted first. When the victim itself was
 /// warm (every candidate was), the whole set ages at once.
-pub(crate) fn record_eviction(policy: &AtomicU64, victim_was_warm: bool) {
-    if victim_was_warm {
+pub(crate) fn record_eviction(policy: &AtomicU64, victim_rank: u64) {
+    if victim_rank == NEWCOMER {
+        return;
+    }
+    if victim_rank > COLD {
         age(policy);
     }
     // Relaxed: a hint, as above.
@@ -159,10 +200,11 @@ fn age(policy: &AtomicU64) {
     });
 }
 
-/// Picks a victim among the visible slots of two sets, with its frequency.
+/// Picks a victim among the visible slots of two sets, with its rank.
 ///
 /// `occupied[s]` has bit `i` set when slot `i` of set `s` holds a visible
-/// entry. Returns `(set, slot, frequency)`, or `None` when neither set has one.
+/// entry. Returns `(set, slot, rank)` for a slot of least `rank`, or `None`
+/// when neither set has one.
 pub(crate) fn choose_victim(
     policy: [u64; 2],
     occupied: [u8; 2],
@@ -176,15 +218,15 @@ pub(crate) fn choose_victim(
         if occupied[set] & (1 << slot) == 0 {
             continue;
         }
-        let f = freq(policy[set], slot);
-        if best.is_none_or(|(best_f, _, _)| f < best_f) {
-            best = Some((f, set, slot));
-            if f == 0 {
+        let r = rank(policy[set], slot);
+        if best.is_none_or(|(best_r, _, _)| r < best_r) {
+            best = Some((r, set, slot));
+            if r == NEWCOMER {
                 break;
             }
         }
     }
-    best.map(|(f, set, slot)| (set, slot, f))
+    best.map(|(r, set, slot)| (set, slot, r))
 }
 
 #[cfg(all(test, not(epoch_cache_loom)))]
@@ -203,13 +245,25 @@ mod tests {
     }
 
     #[test]
+    fn first_hit_makes_a_newcomer_established() {
+        let policy = AtomicU64::new(u64::MAX);
+        record_insert(&policy, 4, false);
+        assert!(is_newcomer(policy.load(Ordering::Relaxed), 4));
+        record_hit(&policy, 4);
+        let word = policy.load(Ordering::Relaxed);
+        assert!(!is_newcomer(word, 4));
+        assert_eq!(rank(word, 4), COLD + 2);
+        assert_eq!(word | (0xFF << 32), u64::MAX, "neighbours untouched");
+    }
+
+    #[test]
     fn hand_decays_one_slot_per_eviction_and_wraps() {
         let policy = AtomicU64::new(0);
         for slot in 0..WAYS {
             record_hit(&policy, slot);
         }
         for evictions in 1..=WAYS {
-            record_eviction(&policy, false);
+            record_eviction(&policy, COLD);
             let word = policy.load(Ordering::Relaxed);
             let cold = (0..WAYS).filter(|&s| freq(word, s) == 0).count();
             assert_eq!(cold, evictions);
@@ -219,6 +273,17 @@ mod tests {
             0,
             "hand wrapped"
         );
+    }
+
+    #[test]
+    fn evicting_a_newcomer_decays_nothing() {
+        let policy = AtomicU64::new(0);
+        record_hit(&policy, 0);
+        let before = policy.load(Ordering::Relaxed);
+        record_eviction(&policy, NEWCOMER);
+        assert_eq!(policy.load(Ordering::Relaxed), before);
+        record_eviction(&policy, COLD);
+        assert_eq!(freq(policy.load(Ordering::Relaxed), 0), 0, "decayed");
     }
 
     #[test]
@@ -238,10 +303,28 @@ mod tests {
     fn victim_is_least_frequent_visible_slot() {
         let policy = [0x0303_0303_0303_0303, 0x0303_0303_0301_0303];
         // Set 1, slot 2 has frequency 1; every other slot 3.
-        assert_eq!(choose_victim(policy, [0x7F, 0x7F], 0), Some((1, 2, 1)));
+        assert_eq!(
+            choose_victim(policy, [0x7F, 0x7F], 0),
+            Some((1, 2, COLD + 2))
+        );
         // Not visible: skipped, and the rest tie at 3.
-        assert_eq!(choose_victim(policy, [0x7F, 0x7B], 0).map(|v| v.2), Some(3));
+        assert_eq!(
+            choose_victim(policy, [0x7F, 0x7B], 0).map(|v| v.2),
+            Some(COLD + 6)
+        );
         assert_eq!(choose_victim(policy, [0, 0], 5), None);
+    }
+
+    #[test]
+    fn newcomer_goes_before_a_cold_established_entry() {
+        // Set 0, slot 1: cold and established; set 1, slot 5: a newcomer.
+        let policy = [0x0303_0303_0303_0003, 0x0303_0403_0303_0303];
+        assert_eq!(
+            choose_victim(policy, [0x7F, 0x7F], 0),
+            Some((1, 5, NEWCOMER))
+        );
+        // Without the newcomer, the cold entry.
+        assert_eq!(choose_victim(policy, [0x7F, 0x5F], 0), Some((0, 1, COLD)));
     }
 
     #[test]
@@ -249,7 +332,13 @@ mod tests {
         let policy = AtomicU64::new(u64::MAX);
         record_insert(&policy, 2, false);
         let word = policy.load(Ordering::Relaxed);
-        assert_eq!((word >> 16) & 0xFF, INITIAL_FREQ);
+        assert_eq!(rank(word, 2), NEWCOMER);
+        assert_eq!((word >> 16) & 0xFF, NEW_BIT);
+        assert_eq!(word | (0xFF << 16), u64::MAX);
+        // One the ghost remembers starts cold but established.
+        record_insert(&policy, 2, true);
+        let word = policy.load(Ordering::Relaxed);
+        assert_eq!(rank(word, 2), COLD);
         assert_eq!(word | (0xFF << 16), u64::MAX);
     }
 }

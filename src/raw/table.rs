@@ -454,7 +454,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 })
             });
             match policy::choose_victim(policy_words, visible, probe.hash) {
-                Some((which, slot, victim_freq)) => {
+                Some((which, slot, victim_rank)) => {
                     let victim = words[which][slot];
                     // PUBLISH on success, as above; the victim is unlinked in the
                     // same step, so `len` does not change. Relaxed on failure.
@@ -466,10 +466,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                         if ticket {
                             self.release_ticket();
                         }
-                        policy::record_eviction(
-                            &self.sets[probe.sets[which]].policy,
-                            victim_freq > 0,
-                        );
+                        policy::record_eviction(&self.sets[probe.sets[which]].policy, victim_rank);
                         policy::record_insert(
                             &self.sets[probe.sets[which]].policy,
                             slot,
@@ -584,7 +581,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             for slot in &set.slots {
                 let word = R::protect(guard, slot, Ordering::Acquire);
                 if !word.is_null() && !set::is_pending(word) && self.unlink(guard, slot, word) {
-                    policy::record_eviction(&set.policy, false);
+                    policy::record_eviction(&set.policy, policy::COLD);
                     self.retire(guard, word, Some(RemovalCause::Evicted));
                     return true;
                 }
