@@ -803,6 +803,126 @@ fn core_section(
 
 /// Seize against crossbeam-epoch, interleaved run by run so that the noise of
 /// a shared machine falls on both alike: the figures that settle the default.
+/// Where the time of one hit goes (requirement 1): the same get, taken apart.
+///
+/// One thread replays the read-100 stream through each cell in turn; a cell
+/// is timed by whole passes over 65,536 keys until `core_cell` has elapsed.
+fn anatomy_section(opts: &Options, streams: &mut Streams) {
+    use epoch_cache::{Cache, Crossbeam, Seize};
+    use std::hint::black_box;
+    progress("anatomy of a hit");
+    let read = Workload::Read100;
+    let stream = streams.get(read, 1).remove(0);
+    let keys = &stream[..1 << 16];
+    let build = || {
+        let crossbeam: Cache<u64, u64, DefaultHashBuilder, Crossbeam> = Cache::builder()
+            .capacity(CAPACITY)
+            .reclaimer::<Crossbeam>()
+            .build()
+            .expect("a valid capacity");
+        let seize: Cache<u64, u64, DefaultHashBuilder, Seize> = Cache::builder()
+            .capacity(CAPACITY)
+            .reclaimer::<Seize>()
+            .build()
+            .expect("a valid capacity");
+        for rank in 0..HOT_KEYS {
+            let key = key_of(rank);
+            crossbeam.insert(key, key);
+            seize.insert(key, key);
+        }
+        (crossbeam, seize)
+    };
+    let (crossbeam, seize) = build();
+    let quick = Quick::with_capacity(CAPACITY);
+    read.prefill(&quick);
+    let map = ReadOnlyMap::with_capacity(0);
+    type Cell<'a> = (&'static str, Box<dyn Fn(&[u64]) -> u64 + 'a>);
+    let cells: Vec<Cell> = vec![
+        (
+            "get, crossbeam",
+            Box::new(|keys| {
+                keys.iter()
+                    .filter_map(|k| crossbeam.get(k).map(|v| *v))
+                    .sum()
+            }),
+        ),
+        (
+            "get, seize",
+            Box::new(|keys| keys.iter().filter_map(|k| seize.get(k).map(|v| *v)).sum()),
+        ),
+        (
+            "pin + unpin alone, crossbeam",
+            Box::new(|keys| {
+                keys.iter()
+                    .map(|&k| {
+                        drop(black_box(crossbeam.pin()));
+                        k
+                    })
+                    .sum()
+            }),
+        ),
+        (
+            "pin + unpin alone, seize",
+            Box::new(|keys| {
+                keys.iter()
+                    .map(|&k| {
+                        drop(black_box(seize.pin()));
+                        k
+                    })
+                    .sum()
+            }),
+        ),
+        (
+            "lookup inside one pin (Pinned::get), crossbeam",
+            Box::new(|keys| {
+                let pinned = crossbeam.pin();
+                keys.iter().filter_map(|k| pinned.get(k).copied()).sum()
+            }),
+        ),
+        (
+            "quick_cache get",
+            Box::new(|keys| keys.iter().filter_map(|&k| quick.get(k)).sum()),
+        ),
+        (
+            "HashMap get (foldhash, unsynchronised)",
+            Box::new(|keys| keys.iter().filter_map(|&k| map.get(k)).sum()),
+        ),
+    ];
+    let mut ns: Vec<Vec<f64>> = vec![Vec::new(); cells.len()];
+    for _ in 0..opts.core_reps {
+        for ((_, cell), out) in cells.iter().zip(&mut ns) {
+            let start = Instant::now();
+            let mut ops = 0_u64;
+            while start.elapsed() < opts.core_cell {
+                black_box(cell(black_box(keys)));
+                ops += keys.len() as u64;
+            }
+            out.push(start.elapsed().as_secs_f64() * 1e9 / ops as f64);
+        }
+    }
+    let ns: Vec<f64> = ns.iter_mut().map(|v| median(v)).collect();
+    let quick_ns = ns[5];
+    println!("## Where a hit's time goes (requirement 1)");
+    println!();
+    println!(
+        "One thread, the read-100 stream (16,384 hot keys, zipf({ZIPF_S}), every get hits), capacity {CAPACITY};"
+    );
+    println!(
+        "median of {} interleaved runs of {} ms; ns per operation.",
+        opts.core_reps,
+        opts.core_cell.as_millis()
+    );
+    println!("{:<48} {:>8} {:>20}", "what", "ns/op", "quick_cache / this");
+    for ((what, _), ns) in cells.iter().zip(&ns) {
+        println!("{what:<48} {ns:>8.2} {:>20.2}", quick_ns / ns);
+    }
+    println!(
+        "Requirement 1 needs 1.30 in the last column for `get`. A get is a pin and a lookup; with no pin at all the lookup alone reaches {:.2}.",
+        quick_ns / ns[4]
+    );
+    println!();
+}
+
 fn backend_section(opts: &Options, streams: &mut Streams) {
     use common::contenders::Epoch;
     use epoch_cache::{Crossbeam, Seize};
@@ -1059,6 +1179,7 @@ fn main() {
 
     let memory = memory_section();
     backend_section(&opts, &mut streams);
+    anatomy_section(&opts, &mut streams);
     let core = with_contender!(default_kind(), E => core_measure::<E>(&opts, &mut streams));
     let verdicts = core_section(&opts, &core, &memory, traces.as_ref().map(|(_, r)| r));
 
