@@ -814,25 +814,21 @@ fn anatomy_section(opts: &Options, streams: &mut Streams) {
     let read = Workload::Read100;
     let stream = streams.get(read, 1).remove(0);
     let keys = &stream[..1 << 16];
-    let build = || {
-        let crossbeam: Cache<u64, u64, DefaultHashBuilder, Crossbeam> = Cache::builder()
-            .capacity(CAPACITY)
-            .reclaimer::<Crossbeam>()
-            .build()
-            .expect("a valid capacity");
-        let seize: Cache<u64, u64, DefaultHashBuilder, Seize> = Cache::builder()
-            .capacity(CAPACITY)
-            .reclaimer::<Seize>()
-            .build()
-            .expect("a valid capacity");
-        for rank in 0..HOT_KEYS {
-            let key = key_of(rank);
-            crossbeam.insert(key, key);
-            seize.insert(key, key);
-        }
-        (crossbeam, seize)
-    };
-    let (crossbeam, seize) = build();
+    let crossbeam: Cache<u64, u64, DefaultHashBuilder, Crossbeam> = Cache::builder()
+        .capacity(CAPACITY)
+        .reclaimer::<Crossbeam>()
+        .build()
+        .expect("a valid capacity");
+    let seize: Cache<u64, u64, DefaultHashBuilder, Seize> = Cache::builder()
+        .capacity(CAPACITY)
+        .reclaimer::<Seize>()
+        .build()
+        .expect("a valid capacity");
+    for rank in 0..HOT_KEYS {
+        let key = key_of(rank);
+        crossbeam.insert(key, key);
+        seize.insert(key, key);
+    }
     let quick = Quick::with_capacity(CAPACITY);
     read.prefill(&quick);
     let map = ReadOnlyMap::with_capacity(0);
