@@ -808,80 +808,56 @@ fn core_section(
 /// One thread replays the read-100 stream through each cell in turn; a cell
 /// is timed by whole passes over 65,536 keys until `core_cell` has elapsed.
 fn anatomy_section(opts: &Options, streams: &mut Streams) {
-    use epoch_cache::{Cache, Crossbeam, Seize};
+    use common::contenders::Epoch;
+    use epoch_cache::{Crossbeam, Reclaimer, Seize};
     use std::hint::black_box;
+
+    fn gets(cache: &impl Contender, keys: &[u64]) -> u64 {
+        keys.iter().filter_map(|&k| cache.get(k)).sum()
+    }
+    fn pins<R: Reclaimer>(cache: &Epoch<R>, keys: &[u64]) -> u64 {
+        keys.iter()
+            .map(|&k| {
+                drop(black_box(cache.cache().pin()));
+                k
+            })
+            .sum()
+    }
+
     progress("anatomy of a hit");
     let read = Workload::Read100;
     let stream = streams.get(read, 1).remove(0);
     let keys = &stream[..1 << 16];
-    let crossbeam: Cache<u64, u64, DefaultHashBuilder, Crossbeam> = Cache::builder()
-        .capacity(CAPACITY)
-        .reclaimer::<Crossbeam>()
-        .build()
-        .expect("a valid capacity");
-    let seize: Cache<u64, u64, DefaultHashBuilder, Seize> = Cache::builder()
-        .capacity(CAPACITY)
-        .reclaimer::<Seize>()
-        .build()
-        .expect("a valid capacity");
-    for rank in 0..HOT_KEYS {
-        let key = key_of(rank);
-        crossbeam.insert(key, key);
-        seize.insert(key, key);
-    }
+    let crossbeam = Epoch::<Crossbeam>::with_capacity(CAPACITY);
+    let seize = Epoch::<Seize>::with_capacity(CAPACITY);
     let quick = Quick::with_capacity(CAPACITY);
+    read.prefill(&crossbeam);
+    read.prefill(&seize);
     read.prefill(&quick);
     let map = ReadOnlyMap::with_capacity(0);
     type Cell<'a> = (&'static str, Box<dyn Fn(&[u64]) -> u64 + 'a>);
     let cells: Vec<Cell> = vec![
-        (
-            "get, crossbeam",
-            Box::new(|keys| {
-                keys.iter()
-                    .filter_map(|k| crossbeam.get(k).map(|v| *v))
-                    .sum()
-            }),
-        ),
-        (
-            "get, seize",
-            Box::new(|keys| keys.iter().filter_map(|k| seize.get(k).map(|v| *v)).sum()),
-        ),
+        ("get, crossbeam", Box::new(|keys| gets(&crossbeam, keys))),
+        ("get, seize", Box::new(|keys| gets(&seize, keys))),
         (
             "pin + unpin alone, crossbeam",
-            Box::new(|keys| {
-                keys.iter()
-                    .map(|&k| {
-                        drop(black_box(crossbeam.pin()));
-                        k
-                    })
-                    .sum()
-            }),
+            Box::new(|keys| pins(&crossbeam, keys)),
         ),
         (
             "pin + unpin alone, seize",
-            Box::new(|keys| {
-                keys.iter()
-                    .map(|&k| {
-                        drop(black_box(seize.pin()));
-                        k
-                    })
-                    .sum()
-            }),
+            Box::new(|keys| pins(&seize, keys)),
         ),
         (
             "lookup inside one pin (Pinned::get), crossbeam",
             Box::new(|keys| {
-                let pinned = crossbeam.pin();
+                let pinned = crossbeam.cache().pin();
                 keys.iter().filter_map(|k| pinned.get(k).copied()).sum()
             }),
         ),
-        (
-            "quick_cache get",
-            Box::new(|keys| keys.iter().filter_map(|&k| quick.get(k)).sum()),
-        ),
+        ("quick_cache get", Box::new(|keys| gets(&quick, keys))),
         (
             "HashMap get (foldhash, unsynchronised)",
-            Box::new(|keys| keys.iter().filter_map(|&k| map.get(k)).sum()),
+            Box::new(|keys| gets(&map, keys)),
         ),
     ];
     let mut ns: Vec<Vec<f64>> = vec![Vec::new(); cells.len()];

@@ -24,6 +24,13 @@ pub trait Contender: Send + Sync + 'static {
 /// epoch-cache on reclamation backend `R`, with its default hasher (foldhash).
 pub struct Epoch<R: Reclaimer>(Cache<u64, u64, DefaultHashBuilder, R>);
 
+impl<R: Reclaimer> Epoch<R> {
+    /// The cache itself, for what the `Contender` trait does not cover.
+    pub fn cache(&self) -> &Cache<u64, u64, DefaultHashBuilder, R> {
+        &self.0
+    }
+}
+
 impl<R: Reclaimer> Contender for Epoch<R> {
     fn with_capacity(capacity: usize) -> Self {
         let cache = Cache::<u64, u64>::builder()
