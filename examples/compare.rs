@@ -980,18 +980,13 @@ fn throughput_chart(
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(-0.2_f64..(threads.len() as f64 - 0.8), 0.0..top * 1.45)?;
-    let labels = threads.to_vec();
+    let labels: Vec<String> = threads.iter().map(|t| t.to_string()).collect();
     chart
         .configure_mesh()
         .x_desc("threads")
         .y_desc("Mops/s (all threads)")
         .x_labels(threads.len() + 1)
-        .x_label_formatter(&|x| {
-            category(
-                *x,
-                &labels.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-            )
-        })
+        .x_label_formatter(&|x| category(*x, &labels))
         .draw()?;
     for (i, kind) in Kind::ALL.into_iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
@@ -1003,8 +998,30 @@ fn throughput_chart(
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(kind.name())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
+            .legend(legend_mark(color));
     }
+    finish_chart(&mut chart, &root)
+}
+
+/// A chart with f64 coordinates on an SVG file, as both charts here draw.
+type SvgChart<'a, 'b> = plotters::prelude::ChartContext<
+    'a,
+    plotters::prelude::SVGBackend<'b>,
+    plotters::prelude::Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::types::RangedCoordf64,
+    >,
+>;
+
+/// Draws the legend of `chart` and writes the file behind `root`.
+fn finish_chart<'a, 'b: 'a>(
+    chart: &mut SvgChart<'a, 'b>,
+    root: &plotters::prelude::DrawingArea<
+        plotters::prelude::SVGBackend<'b>,
+        plotters::coord::Shift,
+    >,
+) -> ChartResult {
+    use plotters::prelude::*;
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -1013,6 +1030,14 @@ fn throughput_chart(
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// The legend mark of a series drawn in `color`.
+fn legend_mark(
+    color: plotters::style::RGBAColor,
+) -> impl Fn((i32, i32)) -> plotters::element::Rectangle<(i32, i32)> {
+    use plotters::prelude::*;
+    move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
 }
 
 /// The label of category `x` (an integer position), or nothing between them.
@@ -1073,16 +1098,9 @@ fn hit_ratio_chart(
         chart
             .draw_series(bars)?
             .label(kind.name())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
+            .legend(legend_mark(color));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    finish_chart(&mut chart, &root)
 }
 
 // ---------------------------------------------------------------- main

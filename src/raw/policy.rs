@@ -57,7 +57,10 @@ use super::set::WAYS;
 
 const FREQ_MASK: u64 = 0b11;
 const MAX_FREQ: u64 = 3;
-/// Bit 2 of a slot byte: a newcomer, not hit since its insert.
+/// Bit 2 of a slot byte: a newcomer, not hit since its insert. A slot byte
+/// is always either `NEW_BIT` alone or a frequency from 0 to `MAX_FREQ`:
+/// `record_insert` writes 0 or `NEW_BIT`, a hit turns `NEW_BIT` into 1 or
+/// raises a frequency, and decay and ageing only lower non-zero frequencies.
 const NEW_BIT: u64 = 0b100;
 /// Low bit of every slot byte: used to age all slots at once.
 const BYTE_LOW_BITS: u64 = 0x0101_0101_0101_0101;
@@ -135,12 +138,16 @@ fn rank(word: u64, slot: usize) -> u64 {
 pub(crate) fn record_hit(policy: &AtomicU64, slot: usize) {
     // Relaxed: the policy word is a hint that orders nothing else.
     let word = policy.load(Ordering::Relaxed);
-    let next = if is_newcomer(word, slot) {
-        (word & !(NEW_BIT << shift(slot))) | (1 << shift(slot))
-    } else if freq(word, slot) < MAX_FREQ {
-        word + (1 << shift(slot))
-    } else {
+    let byte = (word >> shift(slot)) & 0xFF;
+    // A hot entry: one compare, nothing stored.
+    if byte == MAX_FREQ {
         return;
+    }
+    let next = if byte == NEW_BIT {
+        // NEW_BIT -> frequency one, in one subtraction.
+        word - ((NEW_BIT - 1) << shift(slot))
+    } else {
+        word + (1 << shift(slot))
     };
     // Relaxed on success and failure: a hint; a failed CAS drops one count.
     let _ = policy.compare_exchange(word, next, Ordering::Relaxed, Ordering::Relaxed);

@@ -422,20 +422,8 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             });
             if ticket {
                 if let Some((which, slot)) = pick_free(&words) {
-                    // PUBLISH on success: other inserts' settle scans read a
-                    // pending entry's key, so its fields must be visible from
-                    // this CAS on (readers see it only after the un-pend, a
-                    // later RMW of this thread). Relaxed on failure: we rescan.
-                    if self
-                        .slot(probe, which, slot)
-                        .compare_exchange(std::ptr::null_mut(), pending, PUBLISH, Ordering::Relaxed)
-                        .is_ok()
-                    {
-                        policy::record_insert(
-                            &self.sets[probe.sets[which]].policy,
-                            slot,
-                            seen_recently,
-                        );
+                    let free = std::ptr::null_mut();
+                    if self.claim(probe, which, slot, free, pending, seen_recently) {
                         return Some(Linked {
                             which,
                             slot,
@@ -456,22 +444,16 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             match policy::choose_victim(policy_words, visible, probe.hash) {
                 Some((which, slot, victim_rank)) => {
                     let victim = words[which][slot];
-                    // PUBLISH on success, as above; the victim is unlinked in the
-                    // same step, so `len` does not change. Relaxed on failure.
-                    if self
-                        .slot(probe, which, slot)
-                        .compare_exchange(victim, pending, PUBLISH, Ordering::Relaxed)
-                        .is_ok()
-                    {
+                    // The victim is unlinked in the same step, so `len` does
+                    // not change.
+                    if self.claim(probe, which, slot, victim, pending, seen_recently) {
                         if ticket {
                             self.release_ticket();
                         }
+                        // After `claim`'s reset of the new slot, which it
+                        // commutes with: ageing and decay touch only non-zero
+                        // frequencies, and the reset byte has none.
                         policy::record_eviction(&self.sets[probe.sets[which]].policy, victim_rank);
-                        policy::record_insert(
-                            &self.sets[probe.sets[which]].policy,
-                            slot,
-                            seen_recently,
-                        );
                         return Some(Linked {
                             which,
                             slot,
@@ -494,6 +476,32 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 }
             }
         }
+    }
+
+    /// Links `pending` into `slot` of candidate set `which` if the slot still
+    /// holds `expected` (null, or a victim), and resets the slot's policy
+    /// byte for the newcomer. False if another thread changed the slot.
+    fn claim(
+        &self,
+        probe: &Probe,
+        which: usize,
+        slot: usize,
+        expected: *mut Entry<K, V>,
+        pending: *mut Entry<K, V>,
+        seen_recently: bool,
+    ) -> bool {
+        // PUBLISH on success: other inserts' settle scans read a pending
+        // entry's key, so its fields must be visible from this CAS on (readers
+        // see it only after the un-pend, a later RMW of this thread). Relaxed
+        // on failure: the caller rescans.
+        let won = self
+            .slot(probe, which, slot)
+            .compare_exchange(expected, pending, PUBLISH, Ordering::Relaxed)
+            .is_ok();
+        if won {
+            policy::record_insert(&self.sets[probe.sets[which]].policy, slot, seen_recently);
+        }
+        won
     }
 
     /// The number of sets, for iteration by set.
