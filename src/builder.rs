@@ -92,10 +92,17 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
     }
 
     /// A function called once for every entry that leaves the cache, with the
-    /// cause, on the thread that unlinked it, right after the unlink (and not
-    /// for entries still held when the cache is dropped). It runs inside a
-    /// cache operation: keep it short, and do not block on other cache users.
-    /// A panic in it is caught and discarded; the entry is still freed.
+    /// cause, on the thread that unlinked it (and not for entries still held
+    /// when the cache is dropped).
+    ///
+    /// It runs once that thread has let go of its epoch pin, before the entry
+    /// is retired: at the end of the operation that unlinked it (`insert`,
+    /// `remove`, `retain`, a set of `clear`), or, for the evictions of
+    /// `get_or_insert_with`, when the [`Ref`](crate::Ref) it returned is
+    /// dropped (a `Ref` is a pin). A slow listener therefore holds back no
+    /// other thread's memory. Through [`Pinned`](crate::Pinned) it runs
+    /// under that pin, which is yours. A panic in it is caught and
+    /// discarded; the entry is still freed.
     ///
     /// ```
     /// use epoch_cache::{Cache, RemovalCause};
@@ -203,12 +210,18 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
         let table = Table::new(capacity, sets, hooks).ok_or(BuildError::OutOfMemory {
             bytes: sets * (64 + 2 * WAYS),
         })?;
-        Ok(Cache {
+        let cache = Cache {
             table,
             hasher: self.hasher,
             time_to_live: self.time_to_live,
             flights: OnceLock::new(),
-        })
+        };
+        // Under loom, make the flights now: building them creates loom locks,
+        // which may switch loom threads inside `OnceLock::get_or_init`, where
+        // a second thread would block for real.
+        #[cfg(epoch_cache_loom)]
+        cache.flights.get_or_init(Default::default);
+        Ok(cache)
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::builder::Builder;
 use crate::clock;
-use crate::flight::Flights;
+use crate::flight::{Flights, Handoff, Joined};
+use crate::raw::departures::Departures;
 use crate::raw::entry::{self, Entry, Unpublished};
 use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
 use crate::raw::set;
@@ -43,13 +44,45 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 /// assert!(cache.remove(&1));
 /// assert!(cache.get(&1).is_none());
 /// ```
+///
+/// # What runs pinned, and what a held reference costs
+///
+/// The crate holds an epoch pin only for the few loads of one operation.
+/// While a thread is pinned, nothing retired anywhere in the cache can be
+/// freed (with crossbeam-epoch, one pinned thread stops the epoch for the
+/// whole cache), so the crate never runs user code under a pin it took on
+/// your behalf: initializers run unpinned, single-flight waiters wait
+/// unpinned, and the eviction listener runs after the unlinking thread has
+/// unpinned. Only a key's `Hash` and `Eq` run pinned (a lookup cannot do
+/// without them), as does the predicate of [`retain`](Self::retain) (it reads
+/// the entry in place); keep them short, and never call back into the cache
+/// from them.
+///
+/// A [`Ref`], [`Pinned`] or [`Iter`](crate::Iter) is a pin you hold: while
+/// it lives, every entry evicted, replaced or removed anywhere in the cache
+/// stays allocated, as with any epoch scheme. Hold one for a request or a
+/// batch, not for minutes. For a long-lived handle, store `Arc<V>` values and
+/// take [`get_cloned`](Self::get_cloned): the `Arc` count is taken while the
+/// entry is protected, which is what a locked cache must remember to do under
+/// its lock, here safe by construction.
+///
+/// ```
+/// use epoch_cache::Cache;
+/// use std::sync::Arc;
+///
+/// let cache: Cache<u64, Arc<String>> = Cache::new(100);
+/// cache.insert(1, Arc::new("kept as long as you like".to_string()));
+/// let handle: Arc<String> = cache.get_cloned(&1).unwrap(); // no pin held
+/// cache.remove(&1);
+/// assert_eq!(handle.as_str(), "kept as long as you like");
+/// ```
 pub struct Cache<K, V, S = DefaultHashBuilder, R: Reclaimer = DefaultReclaimer> {
     pub(crate) table: Table<K, V, R>,
     pub(crate) hasher: S,
     /// The time to live of entries inserted without one of their own.
     pub(crate) time_to_live: Option<Duration>,
     /// Loads in flight for `get_or_insert_with`, made on first use.
-    pub(crate) flights: OnceLock<Flights<K, V>>,
+    pub(crate) flights: OnceLock<Flights<K>>,
 }
 
 impl<K, V> Cache<K, V> {
@@ -129,17 +162,19 @@ where
     }
 
     /// Links a new entry through `guard`; returns the entry (possibly already
-    /// evicted or superseded, but readable while `guard` lives).
-    pub(crate) fn insert_entry(
-        &self,
+    /// evicted or superseded, but readable while `guard` lives). What the
+    /// insert unlinks goes to `out`.
+    pub(crate) fn insert_entry<'c>(
+        &'c self,
         guard: &R::Guard<'_>,
+        out: &mut Departures<'c, K, V, R>,
         key: K,
         value: V,
         ttl: Option<Duration>,
     ) -> NonNull<entry::Entry<K, V>> {
         let hash = self.hash(&key);
         let new = Unpublished(entry::alloc(key, value, self.deadline(ttl)));
-        let ptr = self.table.insert(guard, hash, new);
+        let ptr = self.table.insert(guard, out, hash, new);
         if let Some(stats) = &self.table.hooks.stats {
             stats.insert();
         }
@@ -163,8 +198,11 @@ where
     /// assert_eq!(cache.len(), 1);
     /// ```
     pub fn insert(&self, key: K, value: V) {
+        // Declared before the guard, so dropped after it: the listener runs
+        // unpinned.
+        let mut departures = Departures::new(&self.table);
         let guard = self.table.reclaimer.pin();
-        self.insert_entry(&guard, key, value, None);
+        self.insert_entry(&guard, &mut departures, key, value, None);
     }
 
     /// Inserts with a time to live of its own, overriding the cache's.
@@ -187,8 +225,9 @@ where
     /// assert!(!cache.contains_key(&1));
     /// ```
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
+        let mut departures = Departures::new(&self.table);
         let guard = self.table.reclaimer.pin();
-        self.insert_entry(&guard, key, value, Some(ttl));
+        self.insert_entry(&guard, &mut departures, key, value, Some(ttl));
     }
 
     /// Looks `key` up, returning a guarded reference to its value.
@@ -277,8 +316,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        let mut departures = Departures::new(&self.table);
         let guard = self.table.reclaimer.pin();
-        self.table.remove(&guard, hash, key)
+        self.table.remove(&guard, &mut departures, hash, key)
     }
 
     /// True if `key` is present. Counts as an access for the eviction policy
@@ -315,8 +355,140 @@ where
     /// assert!(cache.is_empty());
     /// ```
     pub fn clear(&self) {
+        for set in 0..self.table.set_count() {
+            let mut departures = Departures::new(&self.table);
+            let guard = self.table.reclaimer.pin();
+            self.table.clear_set(&guard, &mut departures, set);
+        }
+    }
+
+    /// Returns `key`'s value, inserting `init()` if it is absent; of many
+    /// threads asking at once for the same absent key, one runs its `init`
+    /// and the others wait for it, then read what it inserted.
+    ///
+    /// - `init` runs with no lock and no epoch pin held, so a slow one (a
+    ///   remote fetch, a compile) holds back no one's memory; waiters wait
+    ///   unpinned too, and look the key up again when the load ends.
+    /// - A panic in `init` reaches only its own caller and leaves no entry;
+    ///   one waiting caller then runs its own `init`.
+    /// - Flights are told apart by key equality: keys whose hashes collide
+    ///   never wait for each other. `init` may use the cache for other keys;
+    ///   asking for the same key from inside its own `init` panics (it could
+    ///   never finish).
+    /// - A waiter may run its own `init` after all if the leader's entry was
+    ///   evicted before the waiter could read it (a cache far too small for
+    ///   its load), or if the leader failed.
+    /// - The [`Ref`] returned keeps a pin, so the eviction listener calls for
+    ///   what the insert evicted are made when the `Ref` is dropped.
+    /// - On a present key it costs what [`get`](Self::get) costs.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, String> = Cache::new(100);
+    /// let v = cache.get_or_insert_with(7, || "seven".to_string());
+    /// assert_eq!(v.as_str(), "seven");
+    /// drop(v);
+    /// let again = cache.get_or_insert_with(7, || unreachable!("present"));
+    /// assert_eq!(again.as_str(), "seven");
+    /// ```
+    #[inline]
+    pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> Ref<'_, K, V, R> {
+        match self.try_get_or_insert_with(key, || Ok::<V, std::convert::Infallible>(init())) {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`get_or_insert_with`](Self::get_or_insert_with), for an
+    /// initializer that can fail: an `Err` goes to its own caller and inserts
+    /// nothing, and the callers waiting on it retry with their own `init`.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::new(100);
+    /// let failed = cache.try_get_or_insert_with(1, || Err("backend down"));
+    /// assert_eq!(failed.unwrap_err(), "backend down");
+    /// assert!(!cache.contains_key(&1));
+    /// let v = cache.try_get_or_insert_with(1, || Ok::<_, &str>(10))?;
+    /// assert_eq!(*v, 10);
+    /// # Ok::<(), &str>(())
+    /// ```
+    #[inline]
+    pub fn try_get_or_insert_with<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<Ref<'_, K, V, R>, E> {
+        let hash = self.hash(&key);
+        if let Some(found) = self.get_hashed(hash, &key, true) {
+            return Ok(found);
+        }
+        self.load(key, hash, init)
+    }
+
+    /// Looks `key` up under a pin of its own, counting the lookup if `count`.
+    #[inline]
+    fn get_hashed<Q>(&self, hash: u64, key: &Q, count: bool) -> Option<Ref<'_, K, V, R>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         let guard = self.table.reclaimer.pin();
-        self.table.clear(&guard);
+        let entry = if count {
+            self.lookup(&guard, hash, key)
+        } else {
+            self.table.get(&guard, hash, key)
+        };
+        let entry = NonNull::from(entry?);
+        // SAFETY: `entry` was loaded through `guard`, which the Ref keeps.
+        Some(unsafe { Ref::new(entry, guard) })
+    }
+
+    /// The miss path of `try_get_or_insert_with`: wait for the key's flight,
+    /// or lead one. Entered and left unpinned.
+    #[cold]
+    #[inline(never)]
+    fn load<E>(
+        &self,
+        mut key: K,
+        hash: u64,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<Ref<'_, K, V, R>, E> {
+        let flights = self.flights.get_or_init(Flights::default);
+        let leading = loop {
+            match flights.join(hash, key, |key| self.get_hashed(hash, key, false)) {
+                Joined::Present(found) => return Ok(found),
+                Joined::Waited(returned, _handoff) => {
+                    #[cfg(epoch_cache_mutant = "flight_keeps_entry")]
+                    if let Some(entry) = NonNull::new(std::ptr::with_exposed_provenance_mut::<
+                        Entry<K, V>,
+                    >(_handoff.entry))
+                    {
+                        let guard = self.table.reclaimer.pin();
+                        // SAFETY: none: this mutant reads the leader's entry,
+                        // which may have been retired before `guard` pinned.
+                        return Ok(unsafe { Ref::new(entry, guard) });
+                    }
+                    key = returned;
+                }
+                Joined::Lead(leading) => break leading,
+            }
+        };
+        let value = init()?; // an Err or a panic drops `leading`: the flight ends
+        let key = leading.take_key();
+        let mut departures = Departures::new(&self.table);
+        let guard = self.table.reclaimer.pin();
+        let entry = self.insert_entry(&guard, &mut departures, key, value, None);
+        #[cfg(test)]
+        crate::flight::tests::AFTER_INSERT.with(|hook| hook.take().map(|hook| hook()));
+        leading.finish(Handoff {
+            #[cfg(epoch_cache_mutant = "flight_keeps_entry")]
+            entry: entry.as_ptr().expose_provenance(),
+        });
+        // SAFETY: `insert_entry` returned an entry readable through `guard`.
+        Ok(unsafe { Ref::with_departures(entry, guard, departures) })
     }
 
     /// Checks the table's invariants (tests and fuzzing only); call while no

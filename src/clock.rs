@@ -2,14 +2,25 @@
 //!
 //! Reading `Instant::now()` costs about 34 ns here and `rdtsc` 14 ns, against
 //! a 10 ns cache hit, so the hit path reads a *coarse* clock instead: one
-//! relaxed atomic load of a millisecond counter that a background thread (the
+//! relaxed atomic load of a millisecond horizon that a background thread (the
 //! ticker, one per process, started by the first insert with a deadline)
 //! advances every millisecond. Only an entry within `NEAR` of its deadline by
 //! the coarse clock is checked against the precise clock, so `get` returns an
 //! entry past its deadline only if the ticker was starved of CPU for more than
 //! `NEAR` (32 ms). Entries without a deadline never read any clock.
+//!
+//! A child of `fork` inherits no thread, so no ticker, and a horizon frozen at
+//! the fork that, trusted, would keep its entries alive forever. A
+//! `pthread_atfork` child handler, registered before the first ticker starts,
+//! stops the clock in the child instead: every check reads the precise clock
+//! until the child's own ticker runs, which the next deadline or the next
+//! check of one starts, so a child that only reads gets it back too. (A child
+//! made without running atfork handlers, by a raw `clone` or `_Fork`, is not
+//! covered.) A hook in `fork` costs nothing on the hit path, where checking
+//! the process id or the ticker's heartbeat would cost a system call or a
+//! read of the precise clock.
 
-use crate::sync::unmodeled::{AtomicU64, Ordering};
+use crate::sync::unmodeled::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -19,8 +30,30 @@ pub(crate) const NEVER: u64 = u64::MAX;
 /// How close to its deadline an entry is checked against the precise clock.
 const NEAR: u64 = 32;
 
-/// The coarse clock in milliseconds, plus one; zero while no ticker runs.
-static COARSE: AtomicU64 = AtomicU64::new(0);
+/// The horizon while no ticker runs: no deadline lies beyond it, so every
+/// check reads the precise clock.
+const STOPPED: u64 = u64::MAX;
+
+/// The coarse clock plus `NEAR`: a deadline beyond it has not passed. Advanced
+/// by the ticker; `STOPPED` while none runs in this process.
+// Invariant: `STOPPED`, or `now() + NEAR` as of some past moment, so never
+// ahead of the precise clock plus `NEAR`.
+static HORIZON: AtomicU64 = AtomicU64::new(STOPPED);
+
+/// The ticker's generation, odd from the moment one is elected to start until
+/// the clock is stopped; a ticker runs while the generation is still the one
+/// it was started in.
+// Invariant: at most one ticker per generation. An odd generation without a
+// ticker (the spawn or the fork handler failed) is never retried in this
+// process: the precise clock serves every check.
+static TICKER: AtomicU64 = AtomicU64::new(0);
+
+/// Whether `stop_after_fork` is registered to run in forked children.
+static FORK_HANDLER: AtomicBool = AtomicBool::new(false);
+
+/// How many tickers were spawned and have not exited, for the tests.
+#[cfg(test)]
+static TICKERS: AtomicU64 = AtomicU64::new(0);
 
 fn origin() -> Instant {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
@@ -43,38 +76,123 @@ pub(crate) fn deadline_after(ttl: Duration) -> u64 {
 /// Whether an entry with `deadline` has expired.
 #[inline]
 pub(crate) fn expired(deadline: u64) -> bool {
+    // Relaxed: the horizon is a hint that orders nothing else; a stale one
+    // only sends more checks to the precise clock (see `HORIZON`).
+    let horizon = HORIZON.load(Ordering::Relaxed);
+    if deadline > horizon {
+        return false;
+    }
+    expired_near(deadline, horizon)
+}
+
+/// `expired` for a deadline not beyond the horizon: a near one, or any while
+/// the clock is stopped.
+#[cold]
+#[inline(never)]
+fn expired_near(deadline: u64, horizon: u64) -> bool {
     if deadline == NEVER {
         return false;
     }
-    // Relaxed: the counter is a hint; the precise clock decides near the end.
-    let coarse = COARSE.load(Ordering::Relaxed);
-    if coarse != 0 && deadline > coarse - 1 + NEAR {
-        return false;
+    if horizon == STOPPED {
+        // A forked child that only reads restarts its clock here.
+        start_ticker();
     }
     now() >= deadline
 }
 
-/// Starts the process's ticker once. If the thread cannot be spawned (or under
-/// Miri, which would report it as leaked), every check uses the precise clock.
+/// Starts a ticker unless one runs, is starting or could not start in this
+/// process: once per process, and once more in each forked child. If the
+/// thread cannot be spawned (or under Miri, which would report it as leaked),
+/// every check uses the precise clock.
 fn start_ticker() {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| {
-        if cfg!(any(miri, epoch_cache_loom)) {
-            return;
+    if cfg!(any(miri, epoch_cache_loom)) {
+        return;
+    }
+    // Relaxed: a stale even value only costs a failed CAS below.
+    let stopped = TICKER.load(Ordering::Relaxed);
+    if stopped % 2 == 1 {
+        return;
+    }
+    let generation = stopped.wrapping_add(1);
+    // Relaxed on success: the CAS only elects this thread to start the
+    // generation's ticker, and the ticker publishes nothing but the horizon.
+    // Relaxed on failure: another thread was elected, or the clock was
+    // stopped again and will be restarted by the next check; nothing to read.
+    if TICKER
+        .compare_exchange(stopped, generation, Ordering::Relaxed, Ordering::Relaxed)
+        .is_err()
+    {
+        return;
+    }
+    // Relaxed: only an elected starter touches the flag; one that misses an
+    // earlier registration registers the handler twice, which is harmless
+    // (`stop_after_fork` is idempotent).
+    if !FORK_HANDLER.load(Ordering::Relaxed) {
+        if !crate::raw::fork::stop_clock_in_forked_children() {
+            return; // no ticker then: its forked children's clocks would freeze
         }
-        let _ = std::thread::Builder::new()
-            .name("epoch-cache-clock".into())
-            .spawn(|| loop {
-                // Relaxed: readers treat the value as a hint (see `expired`).
-                COARSE.store(now() + 1, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(1));
-            });
+        FORK_HANDLER.store(true, Ordering::Relaxed);
+    }
+    let spawned = std::thread::Builder::new()
+        .name("epoch-cache-clock".into())
+        .spawn(move || tick(generation));
+    #[cfg(test)]
+    if spawned.is_ok() {
+        TICKERS.fetch_add(1, Ordering::Relaxed);
+    }
+    drop(spawned);
+}
+
+/// The ticker's loop: advances the horizon every millisecond while
+/// `generation` is current.
+fn tick(generation: u64) {
+    let mut last = STOPPED;
+    // Relaxed: a ticker that sees a newer generation late only stores a few
+    // more horizons, each as valid as any (see `HORIZON`).
+    while TICKER.load(Ordering::Relaxed) == generation {
+        last = now() + NEAR;
+        // Relaxed: readers treat the value as a hint (see `expired`).
+        HORIZON.store(last, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Superseded: no one advances `last` any more, so take it back unless a
+    // newer ticker already overwrote it. Relaxed on both: only this location
+    // matters, and `STOPPED` is always safe (it sends checks to the precise
+    // clock, and the next one restarts a ticker if none runs).
+    let _ = HORIZON.compare_exchange(last, STOPPED, Ordering::Relaxed, Ordering::Relaxed);
+    #[cfg(test)]
+    TICKERS.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Stops the clock, as in a forked child, which inherits no ticker: checks
+/// read the precise clock until the next check or deadline starts a ticker.
+/// A ticker still running (never in a real child) exits at its next tick.
+///
+/// Async-signal-safe, as a `pthread_atfork` child handler must be: it does
+/// only lock-free atomic operations and cannot panic.
+pub(crate) fn stop_after_fork() {
+    // Relaxed: in a child no other thread runs; elsewhere, either order
+    // against the generation below leaves a safe horizon (see `tick`).
+    HORIZON.store(STOPPED, Ordering::Relaxed);
+    // Relaxed on both: the generation orders nothing else; the new one is
+    // even (stopped) and differs from any running ticker's, so that ticker
+    // exits and the next `start_ticker` elects a new one.
+    let _ = TICKER.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |generation| {
+        Some((generation | 1).wrapping_add(1))
     });
 }
 
 #[cfg(all(test, not(epoch_cache_loom)))]
 mod tests {
     use super::*;
+
+    /// Waits up to a second for `ready`.
+    fn eventually(mut ready: impl FnMut() -> bool) -> bool {
+        (0..1_000).any(|_| {
+            std::thread::sleep(Duration::from_millis(1));
+            ready()
+        })
+    }
 
     #[test]
     fn deadlines() {
@@ -83,6 +201,36 @@ mod tests {
         assert!(!expired(deadline_after(Duration::from_secs(60))));
         assert!(expired(now()));
         let soon = deadline_after(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(expired(soon));
+    }
+
+    /// A stopped clock, as in a forked child, is restarted by a reader alone,
+    /// replaces its ticker rather than adding one, and meanwhile stays exact.
+    #[test]
+    #[cfg_attr(miri, ignore = "no ticker under Miri")]
+    fn restarts_after_fork() {
+        let far = deadline_after(Duration::from_secs(60));
+        let running = || HORIZON.load(Ordering::Relaxed) != STOPPED;
+        let one_ticker = || TICKERS.load(Ordering::Relaxed) == 1;
+        assert!(eventually(|| running() && one_ticker()), "one ticker runs");
+        for _ in 0..100 {
+            start_ticker(); // a running (or starved) ticker is not duplicated
+        }
+        assert!(one_ticker());
+
+        let before = TICKER.load(Ordering::Relaxed);
+        stop_after_fork();
+        assert_ne!(TICKER.load(Ordering::Relaxed), before);
+        assert!(expired(now()), "a stopped clock reads the precise one");
+        assert!(!expired(now() + 1_000));
+        // Only reads from here on: they restart the clock.
+        let restarted = || !expired(far) && TICKER.load(Ordering::Relaxed) % 2 == 1;
+        assert!(eventually(restarted), "a reader restarted the clock");
+        assert!(eventually(|| running() && one_ticker()), "the old one left");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(one_ticker() && running(), "and no other came");
+        let soon = now() + 5;
         std::thread::sleep(Duration::from_millis(10));
         assert!(expired(soon));
     }

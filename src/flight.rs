@@ -1,42 +1,47 @@
-//! Single flight for `get_or_insert_with`: one initializer per absent key.
+//! Single flight: of the callers that miss the same key at once, one loads.
 //!
-//! Only callers that miss touch this module; `get` never does, so a waiter
-//! holds nothing a reader needs. In-flight loads sit in 64 mutex-guarded
-//! shards, keyed by the key's 64-bit hash: the first caller to miss registers
-//! a `Flight` and runs its initializer without any lock held; later callers
-//! find the flight and wait on its condition variable.
+//! Only callers that missed come here; `get` never does. In-flight loads sit
+//! in mutex-guarded shards, found by the key's hash and told apart by key
+//! equality, so keys whose hashes collide never wait for each other. The
+//! first caller to miss a key registers a `Flight` holding the key and leads:
+//! it runs its initializer with no lock and no pin held. Later callers of the
+//! same key wait on the flight's condition variable, also unpinned, and when
+//! it ends they look the key up again. They are never handed the leader's
+//! entry: that entry may have been evicted and retired while they slept, and
+//! they hold no pin that could keep it alive.
 //!
-//! A waiter pins, then joins the flight under its state lock. The leader moves
-//! the flight from `Running` to `Inserting` under the same lock before it
-//! allocates its entry, so every waiter that joined while the flight was
-//! `Running` pinned before the entry existed: even if the entry is evicted at
-//! once, it cannot be freed before such a waiter's pin ends, and the waiter
-//! gets a `Ref` to the very entry the leader inserted. A caller that finds the
-//! flight already `Inserting` or `Done` never touches the leader's pointer (it
-//! may have been retired before that caller pinned); it waits for the outcome
-//! and looks the key up again.
+//! Whoever calls into this module holds no pin: a pinned thread holds back
+//! the reclamation of every thread's garbage, so it must not wait on user
+//! code.
 
-use std::hash::{BuildHasher, Hash};
-use std::ptr::NonNull;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, ThreadId};
+use std::hash::Hash;
+use std::sync::{Arc, PoisonError};
 
-use crate::cache::Cache;
-use crate::raw::entry::Entry;
-use crate::raw::reclaim::Reclaimer;
-use crate::refs::Ref;
+use crate::sync::{current_thread, Condvar, Mutex, MutexGuard, ThreadId};
 
-const SHARDS: usize = 64;
+/// Shards of the in-flight list: 64, or 2 under loom (each lock is a modelled
+/// object there).
+const SHARDS: usize = if cfg!(epoch_cache_loom) { 2 } else { 64 };
+
+/// What a finished flight hands its waiters: nothing. Waiters look the key
+/// up again; the leader's entry may be gone, and they hold no pin for it.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Handoff {
+    /// Mutant: the leader hands its entry's address to the waiters, which use
+    /// it without looking the key up again. The loom models must catch this.
+    #[cfg(epoch_cache_mutant = "flight_keeps_entry")]
+    pub(crate) entry: usize,
+}
 
 /// The loads in flight of one cache.
-pub(crate) struct Flights<K, V> {
-    shards: Box<[Shard<K, V>]>,
+pub(crate) struct Flights<K> {
+    shards: Box<[Shard<K>]>,
 }
 
 /// The flights whose hashes fall in one shard.
-type Shard<K, V> = Mutex<Vec<Arc<Flight<K, V>>>>;
+type Shard<K> = Mutex<Vec<Arc<Flight<K>>>>;
 
-impl<K, V> Default for Flights<K, V> {
+impl<K> Default for Flights<K> {
     fn default() -> Self {
         Flights {
             shards: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
@@ -44,233 +49,178 @@ impl<K, V> Default for Flights<K, V> {
     }
 }
 
-impl<K, V> Flights<K, V> {
-    fn shard(&self, hash: u64) -> MutexGuard<'_, Vec<Arc<Flight<K, V>>>> {
-        // A panic while holding a shard lock cannot leave the list inconsistent
-        // (each critical section is one push, search or removal), so poisoning
-        // is ignored.
-        self.shards[(hash >> 58) as usize % SHARDS]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// One initializer running for one key hash.
-struct Flight<K, V> {
+/// One initializer running for one key.
+struct Flight<K> {
     hash: u64,
     leader: ThreadId,
-    state: Mutex<State<K, V>>,
-    done: Condvar,
+    state: Mutex<State<K>>,
+    /// Notified once, when the state becomes `Finished`.
+    finished: Condvar,
 }
 
-enum State<K, V> {
-    /// The initializer runs; callers that join now may use the entry.
-    Running,
-    /// The leader is inserting; callers that join now must look up again.
+enum State<K> {
+    /// The initializer runs. The key waits here, so that callers can tell
+    /// this flight from another key's of the same hash.
+    Running(K),
+    /// The leader took its key back to insert it: callers of any key of this
+    /// hash wait for the insert (a moment, no user code but `Hash` and `Eq`).
     Inserting,
-    /// The leader inserted this entry (readable by the waiters that joined
-    /// while `Running`, see above).
-    Done(NonNull<Entry<K, V>>),
-    /// The initializer panicked or failed: waiters try again themselves.
-    Abandoned,
+    /// Over: inserted, failed or panicked. Waiters look the key up again.
+    Finished(Handoff),
 }
 
-// SAFETY: `Done`'s pointer is only dereferenced by waiters whose pin predates
-// the entry's allocation (module docs), and the entry's K and V are Send + Sync as a
-// `Cache` requires; everything else in a flight is plain owned data.
-unsafe impl<K: Send + Sync, V: Send + Sync> Send for Flight<K, V> {}
-// SAFETY: as for Send.
-unsafe impl<K: Send + Sync, V: Send + Sync> Sync for Flight<K, V> {}
+/// What a caller that missed should do next.
+pub(crate) enum Joined<'f, K, T> {
+    /// The key turned up in the table: `find`'s result.
+    Present(T),
+    /// A flight of this key ended while we waited: look it up again.
+    Waited(K, Handoff),
+    /// No flight of this key: run the initializer, then insert.
+    Lead(Leading<'f, K>),
+}
 
-impl<K, V> Flight<K, V> {
-    fn lock(&self) -> MutexGuard<'_, State<K, V>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+/// Locks, ignoring poison: every critical section here leaves its data
+/// consistent (a push, a search, a removal, a state change), so a panic in
+/// one (a user's `Eq`) breaks nothing.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<K> Flights<K> {
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Vec<Arc<Flight<K>>>> {
+        lock(&self.shards[(hash >> 58) as usize % SHARDS])
     }
+}
 
-    /// Joins the flight and waits for its outcome. Returns the leader's entry
-    /// only if this caller joined while the flight was `Running` (and so
-    /// pinned before the entry was allocated); `None` means "look up again".
-    fn join_and_wait(&self) -> Option<NonNull<Entry<K, V>>> {
-        let mut state = self.lock();
-        let joined_in_time = matches!(*state, State::Running);
-        loop {
-            match *state {
-                State::Running | State::Inserting => {
-                    state = self
-                        .done
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner)
-                }
-                State::Done(entry) => return joined_in_time.then_some(entry),
-                State::Abandoned => return None,
+impl<K: Hash + Eq> Flights<K> {
+    /// Joins the flight of `key`, or leads a new one.
+    ///
+    /// `find` looks the key up in the table; it runs under the shard lock,
+    /// which settles the race with a leader that just finished (a leader
+    /// inserts before it leaves the shard, so a key absent here has no
+    /// finished flight). Waits, unpinned, for a flight of `key` to finish.
+    ///
+    /// # Panics
+    ///
+    /// If this thread already leads a flight of `key`: a call from inside
+    /// the key's own initializer would wait for itself for ever.
+    pub(crate) fn join<T>(
+        &self,
+        hash: u64,
+        key: K,
+        find: impl FnOnce(&K) -> Option<T>,
+    ) -> Joined<'_, K, T> {
+        let mut shard = self.shard(hash);
+        if let Some(found) = find(&key) {
+            return Joined::Present(found);
+        }
+        let me = current_thread().id();
+        let mut ours = None;
+        for flight in shard.iter().filter(|f| f.hash == hash) {
+            let same_key = match &*lock(&flight.state) {
+                State::Running(theirs) => *theirs == key,
+                // Maybe ours; it ends in a moment. (Never our own: a leader
+                // inserting runs no initializer that could call back here.)
+                State::Inserting => flight.leader != me,
+                State::Finished(_) => false,
+            };
+            if same_key {
+                assert!(
+                    flight.leader != me,
+                    "epoch-cache: get_or_insert_with called again for the same key from inside its \
+                     own initializer; it would wait for itself for ever"
+                );
+                ours = Some(Arc::clone(flight));
+                break;
             }
+        }
+        if let Some(flight) = ours {
+            drop(shard);
+            let handoff = flight.wait();
+            return Joined::Waited(key, handoff);
+        }
+        let flight = Arc::new(Flight {
+            hash,
+            leader: me,
+            state: Mutex::new(State::Running(key)),
+            finished: Condvar::new(),
+        });
+        shard.push(Arc::clone(&flight));
+        Joined::Lead(Leading {
+            flights: self,
+            flight,
+            finished: false,
+        })
+    }
+}
+
+impl<K> Flight<K> {
+    /// Blocks until the flight is `Finished`.
+    fn wait(&self) -> Handoff {
+        let mut state = lock(&self.state);
+        loop {
+            if let State::Finished(handoff) = &*state {
+                return *handoff;
+            }
+            state = self
+                .finished
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 }
 
-/// The leader's duty: finish the flight, or abandon it if the initializer
-/// fails or panics (on drop).
-struct Leading<'a, K, V> {
-    flights: &'a Flights<K, V>,
-    flight: Arc<Flight<K, V>>,
+/// The leader's duty: take the key back to insert it, then finish the
+/// flight. Dropped unfinished (the initializer failed or panicked), it
+/// finishes the flight itself and the waiters load for themselves.
+pub(crate) struct Leading<'f, K> {
+    flights: &'f Flights<K>,
+    flight: Arc<Flight<K>>,
+    finished: bool,
 }
 
-impl<K, V> Leading<'_, K, V> {
-    /// Closes the flight to joiners whose pin could postdate the entry: call
-    /// before allocating it.
-    fn begin_insert(&self) {
-        *self.flight.lock() = State::Inserting;
+impl<K> Leading<'_, K> {
+    /// Takes the key back for the insert. From here until `finish`, callers
+    /// of any key of this hash wait.
+    pub(crate) fn take_key(&self) -> K {
+        match std::mem::replace(&mut *lock(&self.flight.state), State::Inserting) {
+            State::Running(key) => key,
+            _ => unreachable!("a flight's key is taken once, by its leader"),
+        }
     }
 
-    fn finish(&self, outcome: State<K, V>) {
+    /// Ends the flight: call once the entry is inserted.
+    pub(crate) fn finish(mut self, handoff: Handoff) {
+        self.end(handoff);
+        self.finished = true;
+    }
+
+    fn end(&self, handoff: Handoff) {
+        // Leave the shard first: a caller that finds neither the flight nor
+        // the key may then lead anew, and one that found the flight wakes
+        // below.
         self.flights
             .shard(self.flight.hash)
             .retain(|f| !Arc::ptr_eq(f, &self.flight));
-        *self.flight.lock() = outcome;
-        self.flight.done.notify_all();
+        let previous = std::mem::replace(&mut *lock(&self.flight.state), State::Finished(handoff));
+        self.flight.finished.notify_all();
+        // An unused key (the initializer failed) is dropped here, with no
+        // lock held.
+        drop(previous);
     }
 }
 
-impl<K, V> Drop for Leading<'_, K, V> {
+impl<K> Drop for Leading<'_, K> {
+    /// The initializer failed or panicked: end the flight with no entry.
     fn drop(&mut self) {
-        let unfinished = matches!(*self.flight.lock(), State::Running | State::Inserting);
-        if unfinished {
-            self.finish(State::Abandoned);
-        }
-    }
-}
-
-impl<K, V, S, R> Cache<K, V, S, R>
-where
-    K: Hash + Eq + Send + Sync,
-    V: Send + Sync,
-    S: BuildHasher,
-    R: Reclaimer,
-{
-    /// Returns `key`'s value, inserting `init()` if it is absent; of many
-    /// threads asking at once for the same absent key, one runs its `init`
-    /// and all get that one value.
-    ///
-    /// - A panic in `init` reaches only its own caller and leaves no entry;
-    ///   one waiting caller then runs its own `init`.
-    /// - `init` may use the cache for other keys. Asking for the same key from
-    ///   inside its own `init` panics (it could never finish).
-    /// - Waiters block on a condition variable, never on anything `get`
-    ///   needs; while they wait they hold an epoch pin, which delays the
-    ///   reclamation of entries retired meanwhile.
-    /// - On a present key it costs what [`get`](Self::get) costs.
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<u64, String> = Cache::new(100);
-    /// let v = cache.get_or_insert_with(7, || "seven".to_string());
-    /// assert_eq!(v.as_str(), "seven");
-    /// drop(v);
-    /// let again = cache.get_or_insert_with(7, || unreachable!("present"));
-    /// assert_eq!(again.as_str(), "seven");
-    /// ```
-    #[inline]
-    pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> Ref<'_, K, V, R> {
-        match self.try_get_or_insert_with(key, || Ok::<V, std::convert::Infallible>(init())) {
-            Ok(r) => r,
-            Err(never) => match never {},
-        }
-    }
-
-    /// Like [`get_or_insert_with`](Self::get_or_insert_with), for an
-    /// initializer that can fail: an `Err` goes to its own caller and inserts
-    /// nothing, and the callers waiting on it retry with their own `init`.
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<u64, u64> = Cache::new(100);
-    /// let failed = cache.try_get_or_insert_with(1, || Err("backend down"));
-    /// assert_eq!(failed.unwrap_err(), "backend down");
-    /// assert!(!cache.contains_key(&1));
-    /// let v = cache.try_get_or_insert_with(1, || Ok::<_, &str>(10))?;
-    /// assert_eq!(*v, 10);
-    /// # Ok::<(), &str>(())
-    /// ```
-    #[inline]
-    pub fn try_get_or_insert_with<E>(
-        &self,
-        key: K,
-        init: impl FnOnce() -> Result<V, E>,
-    ) -> Result<Ref<'_, K, V, R>, E> {
-        let hash = self.hash(&key);
-        let guard = self.table.reclaimer.pin();
-        if let Some(entry) = self.lookup(&guard, hash, &key) {
-            // SAFETY: loaded through `guard`, which the Ref keeps.
-            return Ok(unsafe { Ref::new(NonNull::from(entry), guard) });
-        }
-        self.load(key, hash, guard, init)
-    }
-
-    /// The miss path of `try_get_or_insert_with`: join or lead a flight.
-    #[cold]
-    #[inline(never)]
-    fn load<'a, E>(
-        &'a self,
-        key: K,
-        hash: u64,
-        guard: R::Guard<'a>,
-        init: impl FnOnce() -> Result<V, E>,
-    ) -> Result<Ref<'a, K, V, R>, E> {
-        let flights = self.flights.get_or_init(Flights::default);
-        loop {
-            let mut shard = flights.shard(hash);
-            // Re-check under the shard lock: a leader inserts before it removes
-            // its flight, so a key missing here has no finished flight.
-            if let Some(entry) = self.table.get(&guard, hash, &key) {
-                drop(shard);
-                // SAFETY: loaded through `guard`, which the Ref keeps.
-                return Ok(unsafe { Ref::new(NonNull::from(entry), guard) });
-            }
-            if let Some(flight) = shard.iter().find(|f| f.hash == hash).cloned() {
-                drop(shard);
-                assert!(
-                    flight.leader != thread::current().id(),
-                    "epoch-cache: get_or_insert_with called again for the same key from inside its own \
-                     initializer; it would wait for itself for ever"
-                );
-                match flight.join_and_wait() {
-                    // SAFETY: given only to a caller that joined while `Running`,
-                    // after pinning `guard`, so before the leader allocated it
-                    // (module docs): any retire follows our pin; `guard` protects.
-                    Some(entry) if unsafe { entry.as_ref() }.key == key => {
-                        // SAFETY: as just said, protected by `guard`.
-                        return Ok(unsafe { Ref::new(entry, guard) });
-                    }
-                    // Abandoned, joined too late to use the entry, or another
-                    // key with the same hash: look up again.
-                    _ => continue,
-                }
-            }
-            let flight = Arc::new(Flight {
-                hash,
-                leader: thread::current().id(),
-                state: Mutex::new(State::Running),
-                done: Condvar::new(),
-            });
-            shard.push(Arc::clone(&flight));
-            drop(shard);
-            let leading = Leading { flights, flight };
-            let value = init()?; // an Err or a panic abandons the flight (drop)
-            leading.begin_insert();
-            let entry = self.insert_entry(&guard, key, value, None);
-            #[cfg(test)]
-            tests::AFTER_INSERT.with(|hook| hook.take().map(|hook| hook()));
-            leading.finish(State::Done(entry));
-            // SAFETY: `insert_entry` returned an entry readable through `guard`.
-            return Ok(unsafe { Ref::new(entry, guard) });
+        if !self.finished {
+            self.end(Handoff::default());
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::cell::Cell;
     use std::sync::mpsc;
     use std::time::Duration;
@@ -279,14 +229,14 @@ mod tests {
 
     thread_local! {
         /// Runs on the leader's thread between its insert and `finish`.
-        pub(super) static AFTER_INSERT: Cell<Option<Box<dyn FnOnce()>>> = const { Cell::new(None) };
+        pub(crate) static AFTER_INSERT: Cell<Option<Box<dyn FnOnce()>>> = const { Cell::new(None) };
     }
 
-    /// A caller that joins a flight after the leader inserted must not be
-    /// handed the leader's entry: that entry may have been evicted and retired
-    /// before the caller pinned (a use-after-free once it is reclaimed). Here
-    /// it is evicted before the late caller arrives, so the late caller must
-    /// look up again, miss, and run its own initializer.
+    /// A caller that joins a flight after the leader inserted must look the
+    /// key up again, not use the leader's entry: that entry may have been
+    /// evicted and retired before the caller could pin (a use-after-free once
+    /// it is reclaimed). Here it is evicted before the late caller arrives,
+    /// so the late caller must miss and run its own initializer.
     fn late_joiner_looks_up_again<R: Reclaimer>() {
         let cache: Cache<u64, &str, DefaultHashBuilder, R> = Cache::builder()
             .capacity(1)

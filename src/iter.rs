@@ -11,6 +11,8 @@ use std::hash::{BuildHasher, Hash};
 use std::ptr::NonNull;
 
 use crate::cache::Cache;
+use crate::raw::departures::Departures;
+use crate::raw::entry;
 use crate::raw::reclaim::Reclaimer;
 use crate::raw::set::WAYS;
 use crate::refs::Ref;
@@ -31,8 +33,10 @@ pub struct Iter<'a, K, V, S, R: Reclaimer> {
     /// The next set to visit.
     set: usize,
     /// Entries of the current set not yet returned, each readable while
-    /// `current` lives.
-    pending: Vec<NonNull<crate::raw::entry::Entry<K, V>>>,
+    /// `current` lives: entry pointers as loaded, with their `TIMED` bit, so
+    /// that expiry is checked when an entry is handed out, not when its set
+    /// was read.
+    pending: Vec<*mut entry::Entry<K, V>>,
     current: Option<R::Guard<'a>>,
 }
 
@@ -47,11 +51,16 @@ where
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(entry) = self.pending.pop() {
+            if let Some(word) = self.pending.pop() {
+                // SAFETY: `word` was loaded through `current`, still alive.
+                if unsafe { entry::expired(word) } {
+                    continue;
+                }
                 // Pinning again while `current` is alive keeps this thread
                 // pinned throughout, so the entry stays protected by the new
                 // guard after `current` goes.
                 let guard = self.cache.table.reclaimer.pin();
+                let entry = NonNull::new(entry::address(word)).expect("entries are never null");
                 // SAFETY: `entry` was loaded through `current`, still alive.
                 return Some(unsafe { Ref::new(entry, guard) });
             }
@@ -63,7 +72,7 @@ where
             let pending = &mut self.pending;
             self.cache
                 .table
-                .visit_set(&guard, self.set, |entry| pending.push(NonNull::from(entry)));
+                .visit_set_words(&guard, self.set, |word| pending.push(word));
             self.current = Some(guard);
             self.set += 1;
         }
@@ -109,7 +118,9 @@ where
 
     /// Removes every entry for which `keep` returns false (the listener sees
     /// [`Removed`](crate::RemovalCause::Removed)), and every expired entry.
-    /// Weakly consistent, like [`iter`](Self::iter).
+    /// Weakly consistent, like [`iter`](Self::iter). `keep` reads each entry
+    /// in place, so it runs pinned (for one set of seven slots at a time):
+    /// keep it short. The listener runs unpinned, after each set.
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -122,8 +133,12 @@ where
     /// ```
     pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
         for set in 0..self.table.set_count() {
+            // Declared before the guard, so dropped after it: the listener
+            // runs unpinned.
+            let mut departures = Departures::new(&self.table);
             let guard = self.table.reclaimer.pin();
-            self.table.retain_set(&guard, set, &mut keep);
+            self.table
+                .retain_set(&guard, &mut departures, set, &mut keep);
         }
     }
 
@@ -144,8 +159,9 @@ where
     /// ```
     pub fn purge_expired(&self) {
         for set in 0..self.table.set_count() {
+            let mut departures = Departures::new(&self.table);
             let guard = self.table.reclaimer.pin();
-            self.table.purge_set(&guard, set);
+            self.table.purge_set(&guard, &mut departures, set);
         }
     }
 }
@@ -205,8 +221,10 @@ mod parallel {
         /// ```
         pub fn par_retain(&self, keep: impl Fn(&K, &V) -> bool + Sync) {
             (0..self.table.set_count()).into_par_iter().for_each(|set| {
+                let mut departures = Departures::new(&self.table);
                 let guard = self.table.reclaimer.pin();
-                self.table.retain_set(&guard, set, &mut |k, v| keep(k, v));
+                self.table
+                    .retain_set(&guard, &mut departures, set, &mut |k, v| keep(k, v));
             });
         }
 

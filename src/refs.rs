@@ -8,6 +8,7 @@ use std::ops::Deref;
 use std::ptr::NonNull;
 
 use crate::cache::{Cache, DefaultHashBuilder};
+use crate::raw::departures::Departures;
 use crate::raw::entry::Entry;
 use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
 
@@ -15,8 +16,10 @@ use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
 ///
 /// While it lives, the entry's memory cannot be reclaimed, even if another
 /// thread evicts, replaces or removes the entry: the reference stays valid and
-/// the value intact. Drop it promptly; it holds back reclamation. A `Ref` that
-/// is leaked (`mem::forget`) keeps its thread pinned for good: nothing retired
+/// the value intact. Drop it promptly: while it lives, nothing retired
+/// anywhere in the cache can be freed (see [`Cache`], "What runs pinned"). For
+/// a long-lived handle, store `Arc<V>` and take
+/// [`get_cloned`](Cache::get_cloned). A `Ref` that is leaked (`mem::forget`) keeps its thread pinned for good: nothing retired
 /// afterwards is ever freed, not even when the cache is dropped (safe, but a
 /// leak).
 ///
@@ -34,6 +37,10 @@ pub struct Ref<'a, K, V, R: Reclaimer = DefaultReclaimer> {
     // stays allocated while `_guard` lives.
     entry: NonNull<Entry<K, V>>,
     _guard: R::Guard<'a>,
+    /// What the insert behind this `Ref` unlinked (`get_or_insert_with`):
+    /// shown to the listener and retired after `_guard` is dropped (fields
+    /// drop in declaration order), so that the listener runs unpinned.
+    _departures: Option<Box<Departures<'a, K, V, R>>>,
 }
 
 impl<'a, K, V, R: Reclaimer> Ref<'a, K, V, R> {
@@ -45,6 +52,25 @@ impl<'a, K, V, R: Reclaimer> Ref<'a, K, V, R> {
         Ref {
             entry,
             _guard: guard,
+            _departures: None,
+        }
+    }
+
+    /// A `Ref` that also carries what its insert unlinked, to dispose of
+    /// once its guard is gone.
+    ///
+    /// # Safety
+    ///
+    /// As [`Ref::new`].
+    pub(crate) unsafe fn with_departures(
+        entry: NonNull<Entry<K, V>>,
+        guard: R::Guard<'a>,
+        departures: Departures<'a, K, V, R>,
+    ) -> Self {
+        Ref {
+            entry,
+            _guard: guard,
+            _departures: departures.boxed(),
         }
     }
 
@@ -140,12 +166,13 @@ where
     {
         let hash = self.cache.hash(key);
         self.cache
-            .table
-            .get(&self.guard, hash, key)
+            .lookup(&self.guard, hash, key)
             .map(|entry| &entry.value)
     }
 
-    /// Inserts through this pin, like [`Cache::insert`].
+    /// Inserts through this pin, like [`Cache::insert`]. The eviction
+    /// listener, if any, runs before this returns, under this pin (it is
+    /// yours: it lives as long as this handle).
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -155,10 +182,13 @@ where
     /// assert_eq!(cache.get_cloned(&1), Some(2));
     /// ```
     pub fn insert(&self, key: K, value: V) {
-        self.cache.insert_entry(&self.guard, key, value, None);
+        let mut departures = Departures::new(&self.cache.table);
+        self.cache
+            .insert_entry(&self.guard, &mut departures, key, value, None);
     }
 
-    /// Removes through this pin, like [`Cache::remove`].
+    /// Removes through this pin, like [`Cache::remove`] (the listener runs
+    /// under this pin, as for [`insert`](Self::insert)).
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -173,7 +203,10 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.cache.hash(key);
-        self.cache.table.remove(&self.guard, hash, key)
+        let mut departures = Departures::new(&self.cache.table);
+        self.cache
+            .table
+            .remove(&self.guard, &mut departures, hash, key)
     }
 }
 

@@ -1,9 +1,9 @@
 //! Per-thread statistics: a hit writes only its own thread's counter.
 
+use std::thread::LocalKey;
+
+use crate::raw::per_thread::{PerThread, Registry, ThreadData};
 use crate::sync::unmodeled::{AtomicU64, Ordering};
-
-use thread_local::ThreadLocal;
-
 use crate::RemovalCause;
 
 /// A snapshot of a cache's counters, from [`Cache::stats`](crate::Cache::stats).
@@ -63,49 +63,71 @@ struct Counters {
     removals: AtomicU64,
 }
 
-/// Bumps a counter that only the current thread writes: a plain load and
-/// store, no read-modify-write.
-#[inline]
-fn bump(counter: &AtomicU64) {
-    // Relaxed: only this thread writes the counter; readers want a snapshot.
-    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+impl ThreadData for Counters {
+    fn registry() -> &'static LocalKey<Registry<Self>> {
+        thread_local! {
+            static COUNTERS: Registry<Counters> = const { Registry::new() };
+        }
+        &COUNTERS
+    }
+}
+
+/// Adds one to a counter that several threads may write.
+#[cold]
+#[inline(never)]
+fn count_shared(counter: &AtomicU64) {
+    // Relaxed: a counter.
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Counters kept per thread and summed on demand.
 #[derive(Default)]
 pub(crate) struct Stats {
-    per_thread: ThreadLocal<Counters>,
+    /// A thread's counters pass to a later thread when it exits.
+    per_thread: PerThread<Counters>,
+    /// For a thread whose own counters are out of reach: a thread-local
+    /// destructor that runs after the per-thread registry's. Shared, so
+    /// written with read-modify-writes.
+    shared: Counters,
 }
 
 impl Stats {
+    /// Adds one to the counter `which` picks, in this thread's counters.
     #[inline]
-    fn mine(&self) -> &Counters {
-        self.per_thread.get_or_default()
+    fn count(&self, which: impl Fn(&Counters) -> &AtomicU64) {
+        match self.per_thread.mine() {
+            // Relaxed: only this thread writes its counters (the thread that
+            // held them before exited before we claimed them, an order that
+            // `PerThread` provides); readers want a snapshot.
+            Some(mine) => {
+                let counter = which(mine);
+                counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            }
+            None => count_shared(which(&self.shared)),
+        }
     }
 
     #[inline]
     pub(crate) fn lookup(&self, hit: bool) {
-        let mine = self.mine();
-        bump(if hit { &mine.hits } else { &mine.misses });
+        self.count(|c| if hit { &c.hits } else { &c.misses });
     }
 
     pub(crate) fn insert(&self) {
-        bump(&self.mine().inserts);
+        self.count(|c| &c.inserts);
     }
 
     pub(crate) fn removal(&self, cause: RemovalCause) {
-        let mine = self.mine();
         match cause {
-            RemovalCause::Evicted => bump(&mine.evictions),
-            RemovalCause::Expired => bump(&mine.expirations),
-            RemovalCause::Removed | RemovalCause::Cleared => bump(&mine.removals),
+            RemovalCause::Evicted => self.count(|c| &c.evictions),
+            RemovalCause::Expired => self.count(|c| &c.expirations),
+            RemovalCause::Removed | RemovalCause::Cleared => self.count(|c| &c.removals),
             RemovalCause::Replaced => {}
         }
     }
 
     pub(crate) fn snapshot(&self) -> CacheStats {
         let mut total = CacheStats::default();
-        for c in self.per_thread.iter() {
+        let mut add = |c: &Counters| {
             // Relaxed: a snapshot; quiescence (a join) makes it exact.
             let read = |a: &AtomicU64| a.load(Ordering::Relaxed);
             total.hits += read(&c.hits);
@@ -114,7 +136,9 @@ impl Stats {
             total.evictions += read(&c.evictions);
             total.expirations += read(&c.expirations);
             total.removals += read(&c.removals);
-        }
+        };
+        self.per_thread.for_each(&mut add);
+        add(&self.shared);
         total
     }
 }

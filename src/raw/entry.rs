@@ -50,7 +50,7 @@ pub(crate) fn alloc<K, V>(key: K, value: V, deadline: u64) -> *mut Entry<K, V> {
 
 /// The address of the entry in a pointer or slot word.
 #[inline]
-fn address<K, V>(word: *mut Entry<K, V>) -> *mut Entry<K, V> {
+pub(crate) fn address<K, V>(word: *mut Entry<K, V>) -> *mut Entry<K, V> {
     super::set::unpack(word)
 }
 

@@ -1,7 +1,10 @@
 //! The unsafe core: sets of atomic slots, heap entries, the eviction policy
 //! and the reclamation backends. `cache.rs` wraps it in a safe API.
 
+pub(crate) mod departures;
 pub(crate) mod entry;
+pub(crate) mod fork;
+pub(crate) mod per_thread;
 pub(crate) mod policy;
 pub(crate) mod reclaim;
 pub(crate) mod set;

@@ -23,6 +23,7 @@ use std::borrow::Borrow;
 
 use crossbeam_utils::{Backoff, CachePadded};
 
+use super::departures::Departures;
 use super::entry::{self, Entry, Unpublished};
 use super::policy;
 use super::reclaim::Reclaimer;
@@ -218,7 +219,13 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     }
 
     /// Removes the visible entry of `key`; true if this call unlinked it.
-    pub(crate) fn remove<Q>(&self, guard: &R::Guard<'_>, hash: u64, key: &Q) -> bool
+    pub(crate) fn remove<Q>(
+        &self,
+        guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
+        hash: u64,
+        key: &Q,
+    ) -> bool
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -240,26 +247,30 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 } else {
                     RemovalCause::Removed
                 };
-                self.retire(guard, found.word, Some(cause));
+                self.retire(guard, out, found.word, cause);
                 return !expired;
             }
         }
         false
     }
 
-    /// Unlinks every visible entry. Inserts racing with it may land after it.
-    pub(crate) fn clear(&self, guard: &R::Guard<'_>)
-    where
+    /// Unlinks every visible entry of set `index`. Inserts racing with it
+    /// may land after it.
+    pub(crate) fn clear_set(
+        &self,
+        guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
+        index: usize,
+    ) where
         K: Send,
         V: Send,
     {
-        for set in self.sets.iter() {
-            for slot in &set.slots {
-                let word = R::protect(guard, slot, Ordering::Acquire);
-                if !word.is_null() && !set::is_pending(word) && self.unlink(guard, slot, word) {
-                    self.release_ticket();
-                    self.retire(guard, word, Some(RemovalCause::Cleared));
-                }
+        for slot in &self.sets[index].slots {
+            // Acquire: as in `find_visible`; the listener may read the entry.
+            let word = R::protect(guard, slot, Ordering::Acquire);
+            if !word.is_null() && !set::is_pending(word) && self.unlink(guard, slot, word) {
+                self.release_ticket();
+                self.retire(guard, out, word, RemovalCause::Cleared);
             }
         }
     }
@@ -285,28 +296,41 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         .is_ok()
     }
 
-    /// Retires an entry this thread unlinked. `cause` is `None` for a pending
-    /// entry, which was never visible and so never in the cache.
+    /// Disposes of an entry that left the cache, which this thread unlinked:
+    /// counts it, and retires it now, or, when a listener is set, hands it to
+    /// `out`, which shows it to the listener once this thread has unpinned.
     #[inline]
-    fn retire(&self, guard: &R::Guard<'_>, word: *mut Entry<K, V>, cause: Option<RemovalCause>)
+    fn retire(
+        &self,
+        guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
+        word: *mut Entry<K, V>,
+        cause: RemovalCause,
+    ) where
+        K: Send,
+        V: Send,
+    {
+        if let Some(stats) = &self.hooks.stats {
+            stats.removal(cause);
+        }
+        if self.hooks.listener.is_some() {
+            // SAFETY: unlinked by this thread's CAS, in no slot, and not
+            // retired here: `out` owns it from now on.
+            unsafe { out.keep(word, cause) };
+        } else {
+            self.retire_now(guard, word);
+        }
+    }
+
+    /// Retires an entry this thread unlinked, without a listener call: a
+    /// departure without a listener, or a pending entry, which was never
+    /// visible and so never in the cache.
+    #[inline]
+    fn retire_now(&self, guard: &R::Guard<'_>, word: *mut Entry<K, V>)
     where
         K: Send,
         V: Send,
     {
-        if let Some(cause) = cause {
-            if let Some(stats) = &self.hooks.stats {
-                stats.removal(cause);
-            }
-            if let Some(listener) = &self.hooks.listener {
-                // SAFETY: unlinked by this thread and protected by `guard`.
-                let entry = unsafe { &*set::unpack(word) };
-                // A panicking listener must not stop the retire below (that
-                // would leak the entry); its panic is discarded, payload too.
-                super::reclaim::discard_panic(std::panic::catch_unwind(
-                    std::panic::AssertUnwindSafe(|| listener(&entry.key, &entry.value, cause)),
-                ));
-            }
-        }
         // SAFETY: retire's contract: (1) the word came from `entry::alloc`, and
         // only the thread whose CAS unlinked it gets here, once; (2) no slot
         // holds it, so no later guard can load it; (3) K and V are Send.
@@ -338,6 +362,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     pub(crate) fn insert(
         &self,
         guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
         hash: u64,
         new: Unpublished<K, V>,
     ) -> *mut Entry<K, V>
@@ -350,6 +375,9 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             self.has_deadlines.store(true, Ordering::Relaxed);
         }
         let probe = self.probe(hash);
+        // Once per insert, not per retry: a retry would find its own
+        // fingerprint and take a brand-new key for one seen before.
+        let seen_recently = self.ghost.remember(probe.hash);
         let backoff = Backoff::new();
         loop {
             // SAFETY: `new` is ours until it is published.
@@ -372,16 +400,16 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                     } else {
                         RemovalCause::Replaced
                     };
-                    self.retire(guard, found.word, Some(cause));
+                    self.retire(guard, out, found.word, cause);
                     return ptr;
                 }
                 continue;
             }
-            match self.link_pending(guard, &probe, new.0) {
+            match self.link_pending(guard, out, &probe, new.0, seen_recently) {
                 Some(linked) => {
                     // The slot holds the entry now: the table owns it.
                     let ptr = new.publish();
-                    self.settle(guard, &probe, linked, ptr);
+                    self.settle(guard, out, &probe, linked, ptr);
                     return ptr;
                 }
                 // Every candidate slot is pending: let those inserts finish.
@@ -396,8 +424,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     fn link_pending(
         &self,
         guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
         probe: &Probe,
         new: *mut Entry<K, V>,
+        seen_recently: bool,
     ) -> Option<Linked<K, V>>
     where
         K: Send,
@@ -407,10 +437,13 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         // Relaxed: a hint; an expired entry missed here goes at the next write.
         if self.has_deadlines.load(Ordering::Relaxed) {
             for s in probe.sets {
-                self.purge_set(guard, s);
+                self.purge_set(guard, out, s);
             }
         }
-        let seen_recently = self.ghost.remember(probe.hash);
+        #[cfg(test)]
+        if tests::FAIL_LINKS.with(|n| n.replace(n.get().saturating_sub(1))) > 0 {
+            return None;
+        }
         let mut ticket = self.take_ticket();
         loop {
             let words = probe.sets.map(|s| {
@@ -469,7 +502,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 // take over that entry's ticket.
                 None => {
                     // Only worth it if a slot here is free to take afterwards.
-                    if pick_free(&words).is_none() || !self.evict_elsewhere(guard) {
+                    if pick_free(&words).is_none() || !self.evict_elsewhere(guard, out) {
                         return None;
                     }
                     ticket = true;
@@ -510,6 +543,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     }
 
     /// Calls `visit` with each visible, unexpired entry of set `index`.
+    #[cfg(feature = "rayon")]
     pub(crate) fn visit_set(
         &self,
         guard: &R::Guard<'_>,
@@ -531,11 +565,30 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         }
     }
 
+    /// Calls `visit` with the word of each visible entry of set `index`,
+    /// expired or not (the caller checks expiry when it uses the entry). Each
+    /// word stays readable while `guard` lives.
+    pub(crate) fn visit_set_words(
+        &self,
+        guard: &R::Guard<'_>,
+        index: usize,
+        mut visit: impl FnMut(*mut Entry<K, V>),
+    ) {
+        for slot in &self.sets[index].slots {
+            // Acquire: as in `find_visible`.
+            let word = R::protect(guard, slot, Ordering::Acquire);
+            if !word.is_null() && !set::is_pending(word) {
+                visit(word);
+            }
+        }
+    }
+
     /// Unlinks the entries of set `index` that `keep` rejects (cause
     /// `Removed`) or that have expired (cause `Expired`).
     pub(crate) fn retain_set(
         &self,
         guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
         index: usize,
         keep: &mut dyn FnMut(&K, &V) -> bool,
     ) where
@@ -560,23 +613,27 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             };
             if self.unlink(guard, slot, word) {
                 self.release_ticket();
-                self.retire(guard, word, Some(cause));
+                self.retire(guard, out, word, cause);
             }
         }
     }
 
     /// Unlinks the expired entries of set `index`.
-    pub(crate) fn purge_set(&self, guard: &R::Guard<'_>, index: usize)
-    where
+    pub(crate) fn purge_set(
+        &self,
+        guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
+        index: usize,
+    ) where
         K: Send,
         V: Send,
     {
-        self.retain_set(guard, index, &mut |_, _| true);
+        self.retain_set(guard, out, index, &mut |_, _| true);
     }
 
     /// Unlinks one visible entry from any set; true if this thread did, and so
     /// now holds its ticket.
-    fn evict_elsewhere(&self, guard: &R::Guard<'_>) -> bool
+    fn evict_elsewhere(&self, guard: &R::Guard<'_>, out: &mut Departures<'_, K, V, R>) -> bool
     where
         K: Send,
         V: Send,
@@ -590,7 +647,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 let word = R::protect(guard, slot, Ordering::Acquire);
                 if !word.is_null() && !set::is_pending(word) && self.unlink(guard, slot, word) {
                     policy::record_eviction(&set.policy, policy::COLD);
-                    self.retire(guard, word, Some(RemovalCause::Evicted));
+                    self.retire(guard, out, word, RemovalCause::Evicted);
                     return true;
                 }
             }
@@ -603,6 +660,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     fn settle(
         &self,
         guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
         probe: &Probe,
         linked: Linked<K, V>,
         new: *mut Entry<K, V>,
@@ -625,7 +683,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         };
         // Under `withdraw`: should this unwind, our pending entry is unlinked.
         if let Some(victim) = victim {
-            self.retire(guard, victim, Some(RemovalCause::Evicted));
+            self.retire(guard, out, victim, RemovalCause::Evicted);
         }
         // SeqCst fence: of two racing inserts of one key, each links its copy
         // and then fences before scanning; the fences are totally ordered, so
@@ -660,7 +718,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                     }
                     if self.unlink(guard, other, word) {
                         self.release_ticket();
-                        self.retire(guard, word, None);
+                        self.retire_now(guard, word);
                     } else {
                         // It became visible or was unlinked: look again.
                         continue 'scan;
@@ -757,7 +815,7 @@ impl<K: Send, V: Send, R: Reclaimer> Drop for Withdraw<'_, '_, '_, K, V, R> {
     fn drop(&mut self) {
         if self.table.unlink(self.guard, self.slot, self.word) {
             self.table.release_ticket();
-            self.table.retire(self.guard, self.word, None);
+            self.table.retire_now(self.guard, self.word);
         }
     }
 }
@@ -823,4 +881,49 @@ fn alloc_sets<E>(n: usize) -> Option<Box<[Set<E>]>> {
 #[cfg(epoch_cache_loom)]
 fn alloc_sets<E>(n: usize) -> Option<Box<[Set<E>]>> {
     Some((0..n).map(|_| Set::new()).collect())
+}
+
+#[cfg(all(test, not(epoch_cache_loom)))]
+pub(crate) mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::clock;
+    use crate::raw::reclaim::Crossbeam;
+
+    thread_local! {
+        /// How many of this thread's next `link_pending` calls give up at
+        /// once, as when every candidate slot is pending: the insert retries.
+        pub(crate) static FAIL_LINKS: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// An insert that retries is still one insert: a brand-new key must stay
+    /// a newcomer, not be taken for one the ghost saw before (its own first
+    /// attempt).
+    #[test]
+    fn a_retried_insert_is_still_a_newcomer() {
+        let capacity = 16;
+        let hooks = Hooks {
+            listener: None,
+            stats: None,
+        };
+        let table: Table<u64, u64, Crossbeam> =
+            Table::new(capacity, sets_for(capacity).unwrap(), hooks).unwrap();
+        let hash = 0x1234_5678_9ABC_DEF0;
+        let mut out = Departures::new(&table);
+        let guard = table.reclaimer.pin();
+        FAIL_LINKS.with(|n| n.set(2));
+        let new = Unpublished(entry::alloc(1, 1, clock::NEVER));
+        table.insert(&guard, &mut out, hash, new);
+        assert_eq!(FAIL_LINKS.with(Cell::get), 0, "the insert retried twice");
+        let probe = table.probe(hash);
+        let found = table.find_visible(&guard, &probe, &1).expect("inserted");
+        let policy = table.sets[probe.sets[found.which]]
+            .policy
+            .load(Ordering::Relaxed);
+        assert!(
+            policy::is_newcomer(policy, found.slot),
+            "a brand-new key that retried was taken for one seen before"
+        );
+    }
 }

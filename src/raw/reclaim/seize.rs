@@ -1,0 +1,149 @@
+//! The seize backend: one `seize::Collector` per cache.
+//!
+//! Seize keeps each thread's reservation in thread-locals of its own, and its
+//! `enter` panics (so the process aborts) in a thread-local destructor that
+//! runs after seize's thread-local guard is gone. So the backend notes, per
+//! thread, whether that guard may be gone, and if so enters with an
+//! `OwnedGuard`, which takes a reservation of its own and needs no
+//! thread-local.
+
+use std::cell::Cell;
+
+use super::{drop_box, sealed, Reclaimer};
+use crate::sync::{AtomicPtr, Ordering};
+
+/// The seize backend: one `seize::Collector` per cache. Entering costs no
+/// fence with the membarrier strategy, garbage is bounded per thread, and
+/// dropping the collector reclaims every retired entry.
+///
+/// A cache operation from a thread-local destructor is fine. Known limitation
+/// (seize 0.5.1, upstream): seize hands a thread's reservation to a new
+/// thread once the first thread's own thread-local guard is destroyed, which
+/// can happen while that thread still runs other thread-local destructors. Do
+/// not keep a [`Ref`](crate::Ref), [`Pinned`](crate::Pinned) or
+/// [`Iter`](crate::Iter) of a seize-backed cache in thread-local storage;
+/// dropping it from a thread-local destructor can race with another thread's
+/// pin. The default [`Crossbeam`](super::Crossbeam) backend has no such
+/// limitation.
+pub struct Seize {
+    collector: ::seize::Collector,
+}
+
+/// A seize guard: the thread's own, or one with a reservation of its own.
+pub struct SeizeGuard<'a>(Entered<'a>);
+
+enum Entered<'a> {
+    /// The common case: the thread's reservation.
+    Local(::seize::LocalGuard<'a>),
+    /// In a thread-local destructor, once seize's thread-locals may be gone.
+    Owned(::seize::OwnedGuard<'a>),
+}
+
+/// How far the current thread is in its life, as far as seize is concerned.
+///
+/// Thread-local destructors run in reverse order of registration (std's own
+/// list, and glibc's `__cxa_thread_atexit_impl`, which std uses on Linux).
+/// `EXIT_WATCH` is first touched right after a thread's first `enter`, so it
+/// is registered after seize's guard and destroyed before it: while it lives,
+/// seize's thread-locals do too.
+const UNSEEN: u8 = 0;
+/// `EXIT_WATCH` is registered and alive.
+const ENTERED: u8 = 1;
+/// `EXIT_WATCH` is destroyed: seize's guard may be too.
+const EXITING: u8 = 2;
+
+thread_local! {
+    /// `UNSEEN`, `ENTERED` or `EXITING`. No destructor, so always reachable.
+    static LIFE: Cell<u8> = const { Cell::new(UNSEEN) };
+    /// Marks the thread `EXITING` when destroyed.
+    static EXIT_WATCH: ExitWatch = const { ExitWatch };
+}
+
+struct ExitWatch;
+
+impl Drop for ExitWatch {
+    fn drop(&mut self) {
+        LIFE.with(|life| life.set(EXITING));
+    }
+}
+
+impl sealed::Sealed for Seize {}
+
+impl std::fmt::Debug for Seize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seize")
+    }
+}
+
+impl Seize {
+    /// The thread's first pin: seize registers its thread-local guard, and
+    /// then `EXIT_WATCH` is registered (see `ENTERED`).
+    #[cold]
+    #[inline(never)]
+    fn pin_first(&self) -> SeizeGuard<'_> {
+        let guard = self.collector.enter();
+        EXIT_WATCH.with(|_| {});
+        LIFE.with(|life| life.set(ENTERED));
+        SeizeGuard(Entered::Local(guard))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn pin_exiting(&self) -> SeizeGuard<'_> {
+        SeizeGuard(Entered::Owned(self.collector.enter_owned()))
+    }
+}
+
+impl Reclaimer for Seize {
+    type Guard<'a> = SeizeGuard<'a>;
+
+    fn new() -> Self {
+        Seize {
+            collector: ::seize::Collector::new(),
+        }
+    }
+
+    #[inline]
+    fn pin(&self) -> Self::Guard<'_> {
+        match LIFE.with(Cell::get) {
+            ENTERED => SeizeGuard(Entered::Local(self.collector.enter())),
+            UNSEEN => self.pin_first(),
+            _ => self.pin_exiting(),
+        }
+    }
+
+    #[inline]
+    fn protect<T>(guard: &Self::Guard<'_>, slot: &AtomicPtr<T>, order: Ordering) -> *mut T {
+        match &guard.0 {
+            Entered::Local(guard) => ::seize::Guard::protect(guard, slot, order),
+            Entered::Owned(guard) => ::seize::Guard::protect(guard, slot, order),
+        }
+    }
+
+    #[inline]
+    unsafe fn retire<T: Send>(&self, guard: &Self::Guard<'_>, ptr: *mut T) {
+        #[cfg(epoch_cache_mutant = "free_on_unlink")]
+        {
+            let _ = guard;
+            // SAFETY: none; this mutant frees at unlink on purpose, so that the
+            // verification suite can prove it notices.
+            return unsafe { drop_box(ptr) };
+        }
+        #[cfg(not(epoch_cache_mutant = "free_on_unlink"))]
+        {
+            unsafe fn reclaim<T>(ptr: *mut T, _: &::seize::Collector) {
+                // SAFETY: seize calls this once, after every guard that could
+                // observe `ptr` is gone (retire's contract 2).
+                unsafe { drop_box(ptr) }
+            }
+            // SAFETY: retire's contract 1 and 2 are seize's `defer_retire`
+            // contract; `reclaim` frees a `Box`, which is what `ptr` is (1).
+            unsafe {
+                match &guard.0 {
+                    Entered::Local(guard) => ::seize::Guard::defer_retire(guard, ptr, reclaim::<T>),
+                    Entered::Owned(guard) => ::seize::Guard::defer_retire(guard, ptr, reclaim::<T>),
+                }
+            }
+        }
+    }
+}
