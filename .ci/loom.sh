@@ -28,6 +28,21 @@ if [ "${1:-}" != "--mutants" ]; then
 fi
 
 status=0
+
+# flight_keeps_entry (a single-flight waiter handed the leader's entry instead
+# of looking the key up again) is only unsafe once that entry is freed, and
+# no loom model frees it while a waiter is parked: crossbeam's reclamation
+# after a flight made loom report a non-deterministic model. The unit test
+# `late_joiner_looks_up_again` (src/flight.rs) must fail against it instead.
+echo "-- mutant flight_keeps_entry: the single-flight unit tests must fail"
+if RUSTFLAGS="--cfg epoch_cache_mutant=\"flight_keeps_entry\"" CARGO_TARGET_DIR="target/mutant-flight_keeps_entry" \
+    cargo test --manifest-path ../Cargo.toml --lib -q late_joiner_looks_up_again >/dev/null 2>&1; then
+    echo "mutant flight_keeps_entry: late_joiner_looks_up_again should fail and passed"
+    status=1
+else
+    echo "mutant flight_keeps_entry caught by: late_joiner_looks_up_again"
+fi
+
 for mutant in free_on_unlink relaxed_publish; do
     export RUSTFLAGS="$BASE_FLAGS --cfg epoch_cache_mutant=\"$mutant\""
     export CARGO_TARGET_DIR="target/mutant-$mutant"
