@@ -7,14 +7,11 @@
 //! cargo bench --bench features
 //! ```
 
-#[allow(unused_macros, unused_imports)] // the shared module also serves the other benches
-mod common;
-
 use std::hint::black_box;
 use std::time::Duration;
 
-use common::zipf::{key_of, zipf_keys};
-use common::{CAPACITY, HOT_KEYS, ZIPF_S};
+use bench_support::zipf::{key_of, zipf_keys};
+use bench_support::{CAPACITY, HOT_KEYS, ZIPF_S};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use epoch_cache::Cache;
 

@@ -13,15 +13,13 @@
 //! threads than CPUs the tail shows preemption (a lock holder descheduled),
 //! which is exactly what a lock-free read path is meant to avoid.
 
-mod common;
-
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use common::contenders::{with_contender, Contender, Kind};
-use common::{drive, zipf, Budget, Workload, CAPACITY, STREAM_LEN, ZIPF_S};
+use bench_support::contenders::{Contender, Kind};
+use bench_support::{drive, with_contender, zipf, Budget, Workload, CAPACITY, STREAM_LEN, ZIPF_S};
 use hdrhistogram::Histogram;
 
 struct Options {

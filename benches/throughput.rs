@@ -11,14 +11,12 @@
 //! all start together at a barrier, and the time reported is the slowest
 //! thread's. Throughput is in operations across all threads.
 
-mod common;
-
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::contenders::{with_contender, Contender, Kind};
-use common::{run_iters, Streams, Workload, CAPACITY};
+use bench_support::contenders::{Contender, Kind};
+use bench_support::{run_iters, with_contender, Streams, Workload, CAPACITY};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 const THREADS: [usize; 4] = [1, 2, 4, 8];

@@ -3,17 +3,22 @@
 use std::fmt;
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::cache::{Cache, DefaultHashBuilder};
+use crate::raw::hooks::Listener;
 use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
-use crate::raw::set::WAYS;
-use crate::raw::table::{self, Hooks, Listener, Table};
-use crate::stats::Stats;
-use crate::{BuildError, RemovalCause};
+use crate::removal::RemovalCause;
 
-/// Configures and builds a [`Cache`].
+/// The default hasher: foldhash's fast variant, randomly seeded per cache.
+///
+/// foldhash is the quickest good-quality hasher for short keys (it is what
+/// hashbrown uses by default), and its per-instance random seed keeps an
+/// attacker from choosing keys that pile into the same sets. A lookup reads
+/// at most two sets whatever the keys, so a bad hash costs hit ratio, never
+/// unbounded time.
+pub type DefaultHashBuilder = foldhash::fast::RandomState;
+
+/// Configures and builds a [`Cache`](crate::Cache).
 ///
 /// ```
 /// use epoch_cache::{Cache, RemovalCause, Seize};
@@ -34,13 +39,14 @@ use crate::{BuildError, RemovalCause};
 ///     .build()?;
 /// # Ok::<(), epoch_cache::BuildError>(())
 /// ```
+/// (`build` is with `Cache`, in `cache.rs`, the one module that makes one.)
 pub struct Builder<K, V, S = DefaultHashBuilder, R = DefaultReclaimer> {
-    capacity: Option<usize>,
-    hasher: S,
-    time_to_live: Option<Duration>,
-    listener: Option<Listener<K, V>>,
-    record_stats: bool,
-    _reclaimer: PhantomData<fn() -> R>,
+    pub(crate) capacity: Option<usize>,
+    pub(crate) hasher: S,
+    pub(crate) time_to_live: Option<Duration>,
+    pub(crate) listener: Option<Listener<K, V>>,
+    pub(crate) record_stats: bool,
+    pub(crate) _reclaimer: PhantomData<fn() -> R>,
 }
 
 impl<K, V> Builder<K, V> {
@@ -72,8 +78,8 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
     }
 
     /// A time to live for every entry inserted without one of its own
-    /// ([`Cache::insert_with_ttl`]). Zero is refused with
-    /// [`BuildError::ZeroTimeToLive`]; a duration too long to represent means
+    /// ([`Cache::insert_with_ttl`](crate::Cache::insert_with_ttl)). Zero is refused with
+    /// [`BuildError::ZeroTimeToLive`](crate::BuildError::ZeroTimeToLive); a duration too long to represent means
     /// "never expires". Default: none.
     ///
     /// ```
@@ -184,44 +190,6 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
             record_stats: self.record_stats,
             _reclaimer: PhantomData,
         }
-    }
-
-    /// Builds the cache, or says why the configuration is refused.
-    ///
-    /// ```
-    /// use epoch_cache::{BuildError, Cache};
-    ///
-    /// let too_big = Cache::<u64, u64>::builder().capacity(usize::MAX).build();
-    /// assert!(matches!(too_big, Err(BuildError::CapacityTooLarge { .. })));
-    /// ```
-    pub fn build(self) -> Result<Cache<K, V, S, R>, BuildError> {
-        let capacity = self.capacity.ok_or(BuildError::MissingCapacity)?;
-        if capacity == 0 {
-            return Err(BuildError::ZeroCapacity);
-        }
-        if self.time_to_live == Some(Duration::ZERO) {
-            return Err(BuildError::ZeroTimeToLive);
-        }
-        let sets = table::sets_for(capacity).ok_or(BuildError::CapacityTooLarge { capacity })?;
-        let hooks = Hooks {
-            listener: self.listener,
-            stats: self.record_stats.then(Stats::default),
-        };
-        let table = Table::new(capacity, sets, hooks).ok_or(BuildError::OutOfMemory {
-            bytes: sets * (64 + 2 * WAYS),
-        })?;
-        let cache = Cache {
-            table,
-            hasher: self.hasher,
-            time_to_live: self.time_to_live,
-            flights: OnceLock::new(),
-        };
-        // Under loom, make the flights now: building them creates loom locks,
-        // which may switch loom threads inside `OnceLock::get_or_init`, where
-        // a second thread would block for real.
-        #[cfg(epoch_cache_loom)]
-        cache.flights.get_or_init(Default::default);
-        Ok(cache)
     }
 }
 

@@ -1,31 +1,23 @@
-//! `Cache`: the safe API over `raw::table`.
+//! `Cache`: the one public face of the cache, safe, over `cache_core` and
+//! `raw/`. Every public method of `Cache` is here (the rayon ones in
+//! `rayon_impls.rs`).
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
-use std::ptr::NonNull;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::builder::Builder;
-use crate::clock;
-use crate::flight::{Flights, Handoff, Joined};
-use crate::raw::departures::Departures;
-use crate::raw::entry::{self, Entry, Unpublished};
+use crate::builder::{Builder, DefaultHashBuilder};
+use crate::cache_core::CacheCore;
+use crate::error::BuildError;
+use crate::iter::Iter;
+use crate::raw::hooks::Hooks;
 use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
-use crate::raw::set;
-use crate::raw::table::Table;
+use crate::raw::set::WAYS;
+use crate::raw::table::{self, Table};
 use crate::refs::{Pinned, Ref};
-use crate::CacheStats;
-
-/// The default hasher: foldhash's fast variant, randomly seeded per cache.
-///
-/// foldhash is the quickest good-quality hasher for short keys (it is what
-/// hashbrown uses by default), and its per-instance random seed keeps an
-/// attacker from choosing keys that pile into the same sets. A lookup reads
-/// at most two sets whatever the keys, so a bad hash costs hit ratio, never
-/// unbounded time.
-pub type DefaultHashBuilder = foldhash::fast::RandomState;
+use crate::stats::{CacheStats, Stats};
 
 /// A bounded concurrent cache whose reads take no lock and touch no reference
 /// count.
@@ -77,12 +69,7 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 /// assert_eq!(handle.as_str(), "kept as long as you like");
 /// ```
 pub struct Cache<K, V, S = DefaultHashBuilder, R: Reclaimer = DefaultReclaimer> {
-    pub(crate) table: Table<K, V, R>,
-    pub(crate) hasher: S,
-    /// The time to live of entries inserted without one of their own.
-    pub(crate) time_to_live: Option<Duration>,
-    /// Loads in flight for `get_or_insert_with`, made on first use.
-    pub(crate) flights: OnceLock<Flights<K>>,
+    pub(crate) core: CacheCore<K, V, S, R>,
 }
 
 impl<K, V> Cache<K, V> {
@@ -127,60 +114,6 @@ where
     S: BuildHasher,
     R: Reclaimer,
 {
-    #[inline]
-    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
-    /// The deadline of an entry inserted now with `ttl`, or the cache's own.
-    fn deadline(&self, ttl: Option<Duration>) -> u64 {
-        match ttl.or(self.time_to_live) {
-            Some(ttl) => clock::deadline_after(ttl),
-            None => clock::NEVER,
-        }
-    }
-
-    /// Looks `key` up through `guard` and counts the lookup: the one lookup
-    /// behind `get`, `get_cloned`, `contains_key`, `Pinned::get` and the fast
-    /// path of `get_or_insert_with`.
-    #[inline]
-    pub(crate) fn lookup<'g, Q>(
-        &self,
-        guard: &'g R::Guard<'_>,
-        hash: u64,
-        key: &Q,
-    ) -> Option<&'g Entry<K, V>>
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
-        let found = self.table.get(guard, hash, key);
-        if let Some(stats) = &self.table.hooks.stats {
-            stats.lookup(found.is_some());
-        }
-        found
-    }
-
-    /// Links a new entry through `guard`; returns the entry (possibly already
-    /// evicted or superseded, but readable while `guard` lives). What the
-    /// insert unlinks goes to `out`.
-    pub(crate) fn insert_entry<'c>(
-        &'c self,
-        guard: &R::Guard<'_>,
-        out: &mut Departures<'c, K, V, R>,
-        key: K,
-        value: V,
-        ttl: Option<Duration>,
-    ) -> NonNull<entry::Entry<K, V>> {
-        let hash = self.hash(&key);
-        let new = Unpublished(entry::alloc(key, value, self.deadline(ttl)));
-        let ptr = self.table.insert(guard, out, hash, new);
-        if let Some(stats) = &self.table.hooks.stats {
-            stats.insert();
-        }
-        NonNull::new(set::unpack(ptr)).expect("entries are never null")
-    }
-
     /// Inserts `value` for `key`, replacing the value of an existing key.
     ///
     /// If the cache is full, an entry of the key's two candidate sets is
@@ -198,11 +131,7 @@ where
     /// assert_eq!(cache.len(), 1);
     /// ```
     pub fn insert(&self, key: K, value: V) {
-        // Declared before the guard, so dropped after it: the listener runs
-        // unpinned.
-        let mut departures = Departures::new(&self.table);
-        let guard = self.table.reclaimer.pin();
-        self.insert_entry(&guard, &mut departures, key, value, None);
+        self.core.insert(key, value, None);
     }
 
     /// Inserts with a time to live of its own, overriding the cache's.
@@ -225,9 +154,7 @@ where
     /// assert!(!cache.contains_key(&1));
     /// ```
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
-        let mut departures = Departures::new(&self.table);
-        let guard = self.table.reclaimer.pin();
-        self.insert_entry(&guard, &mut departures, key, value, Some(ttl));
+        self.core.insert(key, value, Some(ttl));
     }
 
     /// Looks `key` up, returning a guarded reference to its value.
@@ -250,11 +177,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hash(key);
-        let guard = self.table.reclaimer.pin();
-        let entry = NonNull::from(self.lookup(&guard, hash, key)?);
-        // SAFETY: `entry` was loaded through `guard`, which the Ref keeps.
-        Some(unsafe { Ref::new(entry, guard) })
+        let hash = self.core.hash(key);
+        self.core.table.get_guarded(hash, key, true).map(Ref::new)
     }
 
     /// Looks `key` up and clones its value.
@@ -273,9 +197,9 @@ where
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        let hash = self.hash(key);
-        let guard = self.table.reclaimer.pin();
-        self.lookup(&guard, hash, key)
+        let guard = self.core.table.reclaimer.pin();
+        self.core
+            .lookup(&guard, key)
             .map(|entry| entry.value.clone())
     }
 
@@ -296,7 +220,7 @@ where
     /// assert_eq!(sum, 30);
     /// ```
     pub fn pin(&self) -> Pinned<'_, K, V, S, R> {
-        Pinned::new(self, self.table.reclaimer.pin())
+        Pinned::new(&self.core)
     }
 
     /// Removes `key`; true if this call removed it (an expired entry is
@@ -315,10 +239,11 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hash(key);
-        let mut departures = Departures::new(&self.table);
-        let guard = self.table.reclaimer.pin();
-        self.table.remove(&guard, &mut departures, hash, key)
+        // Declared before the guard, so dropped after it: the listener runs
+        // unpinned.
+        let mut departures = self.core.table.departures();
+        let guard = self.core.table.reclaimer.pin();
+        self.core.remove_with(&guard, &mut departures, key)
     }
 
     /// True if `key` is present. Counts as an access for the eviction policy
@@ -337,9 +262,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hash(key);
-        let guard = self.table.reclaimer.pin();
-        self.lookup(&guard, hash, key).is_some()
+        let guard = self.core.table.reclaimer.pin();
+        self.core.lookup(&guard, key).is_some()
     }
 
     /// Removes every entry (the listener sees
@@ -355,11 +279,9 @@ where
     /// assert!(cache.is_empty());
     /// ```
     pub fn clear(&self) {
-        for set in 0..self.table.set_count() {
-            let mut departures = Departures::new(&self.table);
-            let guard = self.table.reclaimer.pin();
-            self.table.clear_set(&guard, &mut departures, set);
-        }
+        let table = &self.core.table;
+        self.core
+            .for_each_set(|guard, out, set| table.clear_set(guard, out, set));
     }
 
     /// Returns `key`'s value, inserting `init()` if it is absent; of many
@@ -421,74 +343,67 @@ where
         key: K,
         init: impl FnOnce() -> Result<V, E>,
     ) -> Result<Ref<'_, K, V, R>, E> {
-        let hash = self.hash(&key);
-        if let Some(found) = self.get_hashed(hash, &key, true) {
-            return Ok(found);
-        }
-        self.load(key, hash, init)
+        self.core.get_or_load(key, init).map(Ref::new)
     }
 
-    /// Looks `key` up under a pin of its own, counting the lookup if `count`.
-    #[inline]
-    fn get_hashed<Q>(&self, hash: u64, key: &Q, count: bool) -> Option<Ref<'_, K, V, R>>
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
-        let guard = self.table.reclaimer.pin();
-        let entry = if count {
-            self.lookup(&guard, hash, key)
-        } else {
-            self.table.get(&guard, hash, key)
-        };
-        let entry = NonNull::from(entry?);
-        // SAFETY: `entry` was loaded through `guard`, which the Ref keeps.
-        Some(unsafe { Ref::new(entry, guard) })
+    /// Iterates over the entries, each as a guarded [`Ref`]. Weakly
+    /// consistent: safe alongside writers; an entry present throughout is
+    /// seen exactly once; an entry expired by the time `next()` reaches it is
+    /// skipped.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<&str, u32> = Cache::new(10);
+    /// cache.insert("a", 1);
+    /// cache.insert("b", 2);
+    /// let total: u32 = cache.iter().map(|r| *r.value()).sum();
+    /// assert_eq!(total, 3);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, K, V, S, R> {
+        Iter::new(&self.core.table)
     }
 
-    /// The miss path of `try_get_or_insert_with`: wait for the key's flight,
-    /// or lead one. Entered and left unpinned.
-    #[cold]
-    #[inline(never)]
-    fn load<E>(
-        &self,
-        mut key: K,
-        hash: u64,
-        init: impl FnOnce() -> Result<V, E>,
-    ) -> Result<Ref<'_, K, V, R>, E> {
-        let flights = self.flights.get_or_init(Flights::default);
-        let leading = loop {
-            match flights.join(hash, key, |key| self.get_hashed(hash, key, false)) {
-                Joined::Present(found) => return Ok(found),
-                Joined::Waited(returned, _handoff) => {
-                    #[cfg(epoch_cache_mutant = "flight_keeps_entry")]
-                    if let Some(entry) = NonNull::new(std::ptr::with_exposed_provenance_mut::<
-                        Entry<K, V>,
-                    >(_handoff.entry))
-                    {
-                        let guard = self.table.reclaimer.pin();
-                        // SAFETY: none: this mutant reads the leader's entry,
-                        // which may have been retired before `guard` pinned.
-                        return Ok(unsafe { Ref::new(entry, guard) });
-                    }
-                    key = returned;
-                }
-                Joined::Lead(leading) => break leading,
-            }
-        };
-        let value = init()?; // an Err or a panic drops `leading`: the flight ends
-        let key = leading.take_key();
-        let mut departures = Departures::new(&self.table);
-        let guard = self.table.reclaimer.pin();
-        let entry = self.insert_entry(&guard, &mut departures, key, value, None);
-        #[cfg(test)]
-        crate::flight::tests::AFTER_INSERT.with(|hook| hook.take().map(|hook| hook()));
-        leading.finish(Handoff {
-            #[cfg(epoch_cache_mutant = "flight_keeps_entry")]
-            entry: entry.as_ptr().expose_provenance(),
-        });
-        // SAFETY: `insert_entry` returned an entry readable through `guard`.
-        Ok(unsafe { Ref::with_departures(entry, guard, departures) })
+    /// Removes every entry for which `keep` returns false (the listener sees
+    /// [`Removed`](crate::RemovalCause::Removed)), and every expired entry.
+    /// Weakly consistent, like [`iter`](Self::iter). `keep` reads each entry
+    /// in place, so it runs pinned (for one set of seven slots at a time):
+    /// keep it short. The listener runs unpinned, after each set.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::new(100);
+    /// (0..10).for_each(|k| cache.insert(k, k));
+    /// cache.retain(|_, v| v % 2 == 0);
+    /// assert_eq!(cache.len(), 5);
+    /// assert!(!cache.contains_key(&3));
+    /// ```
+    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let table = &self.core.table;
+        self.core
+            .for_each_set(|guard, out, set| table.retain_set(guard, out, set, &mut keep));
+    }
+
+    /// Unlinks every entry that has expired by now (the listener sees
+    /// [`Expired`](crate::RemovalCause::Expired)). Expired entries are also
+    /// unlinked, without this call, when an insert next writes their sets.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::new(10);
+    /// cache.insert_with_ttl(1, 1, Duration::from_millis(1));
+    /// std::thread::sleep(Duration::from_millis(5));
+    /// assert_eq!(cache.len(), 1); // expired, not yet unlinked
+    /// cache.purge_expired();
+    /// assert_eq!(cache.len(), 0);
+    /// ```
+    pub fn purge_expired(&self) {
+        let table = &self.core.table;
+        self.core
+            .for_each_set(|guard, out, set| table.purge_set(guard, out, set));
     }
 
     /// Checks the table's invariants (tests and fuzzing only); call while no
@@ -496,7 +411,7 @@ where
     #[cfg(any(test, fuzzing))]
     #[doc(hidden)]
     pub fn validate(&self) {
-        self.table.validate(|key| self.hash(key));
+        self.core.table.validate(|key| self.core.hash(key));
     }
 }
 
@@ -513,7 +428,7 @@ impl<K, V, S, R: Reclaimer> Cache<K, V, S, R> {
     /// assert_eq!(cache.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.core.table.len()
     }
 
     /// True if the cache holds no entry.
@@ -537,7 +452,7 @@ impl<K, V, S, R: Reclaimer> Cache<K, V, S, R> {
     /// assert_eq!(cache.capacity(), 1_000);
     /// ```
     pub fn capacity(&self) -> usize {
-        self.table.capacity()
+        self.core.table.capacity()
     }
 
     /// The number of slots in the table: about 1.25 times the capacity,
@@ -551,7 +466,7 @@ impl<K, V, S, R: Reclaimer> Cache<K, V, S, R> {
     /// assert!(cache.slots() >= 1_250);
     /// ```
     pub fn slots(&self) -> usize {
-        self.table.slots()
+        self.core.table.slots()
     }
 
     /// A snapshot of the counters; all zero unless the cache was built with
@@ -566,7 +481,8 @@ impl<K, V, S, R: Reclaimer> Cache<K, V, S, R> {
     /// # Ok::<(), epoch_cache::BuildError>(())
     /// ```
     pub fn stats(&self) -> CacheStats {
-        self.table
+        self.core
+            .table
             .hooks
             .stats
             .as_ref()
@@ -586,7 +502,7 @@ impl<K, V, S, R: Reclaimer> Cache<K, V, S, R> {
     /// # Ok::<(), epoch_cache::BuildError>(())
     /// ```
     pub fn time_to_live(&self) -> Option<Duration> {
-        self.time_to_live
+        self.core.time_to_live
     }
 }
 
@@ -595,8 +511,48 @@ impl<K, V, S, R: Reclaimer> fmt::Debug for Cache<K, V, S, R> {
         f.debug_struct("Cache")
             .field("len", &self.len())
             .field("capacity", &self.capacity())
-            .field("time_to_live", &self.time_to_live)
-            .field("reclaimer", &self.table.reclaimer)
+            .field("time_to_live", &self.core.time_to_live)
+            .field("reclaimer", &self.core.table.reclaimer)
             .finish_non_exhaustive()
+    }
+}
+
+impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
+    /// Builds the cache, or says why the configuration is refused.
+    ///
+    /// ```
+    /// use epoch_cache::{BuildError, Cache};
+    ///
+    /// let too_big = Cache::<u64, u64>::builder().capacity(usize::MAX).build();
+    /// assert!(matches!(too_big, Err(BuildError::CapacityTooLarge { .. })));
+    /// ```
+    pub fn build(self) -> Result<Cache<K, V, S, R>, BuildError> {
+        let capacity = self.capacity.ok_or(BuildError::MissingCapacity)?;
+        if capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        if self.time_to_live == Some(Duration::ZERO) {
+            return Err(BuildError::ZeroTimeToLive);
+        }
+        let sets = table::sets_for(capacity).ok_or(BuildError::CapacityTooLarge { capacity })?;
+        let hooks = Hooks {
+            listener: self.listener,
+            stats: self.record_stats.then(Stats::default),
+        };
+        let table = Table::new(capacity, sets, hooks).ok_or(BuildError::OutOfMemory {
+            bytes: sets * (64 + 2 * WAYS),
+        })?;
+        let core = CacheCore {
+            table,
+            hasher: self.hasher,
+            time_to_live: self.time_to_live,
+            flights: OnceLock::new(),
+        };
+        // Under loom, make the flights now: building them creates loom locks,
+        // which may switch loom threads inside `OnceLock::get_or_init`, where
+        // a second thread would block for real.
+        #[cfg(epoch_cache_loom)]
+        core.flights.get_or_init(Default::default);
+        Ok(Cache { core })
     }
 }

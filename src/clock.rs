@@ -128,7 +128,10 @@ fn start_ticker() {
     // earlier registration registers the handler twice, which is harmless
     // (`stop_after_fork` is idempotent).
     if !FORK_HANDLER.load(Ordering::Relaxed) {
-        if !crate::raw::fork::stop_clock_in_forked_children() {
+        extern "C" fn in_child() {
+            stop_after_fork();
+        }
+        if !crate::raw::fork::run_in_forked_children(in_child) {
             return; // no ticker then: its forked children's clocks would freeze
         }
         FORK_HANDLER.store(true, Ordering::Relaxed);

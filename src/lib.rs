@@ -191,18 +191,21 @@ struct ReadmeDoctests;
 
 mod builder;
 mod cache;
+mod cache_core;
 mod clock;
 mod error;
 mod flight;
 mod iter;
 mod raw;
+#[cfg(feature = "rayon")]
+mod rayon_impls;
 mod refs;
 mod removal;
 mod stats;
 mod sync;
 
-pub use builder::Builder;
-pub use cache::{Cache, DefaultHashBuilder};
+pub use builder::{Builder, DefaultHashBuilder};
+pub use cache::Cache;
 pub use error::BuildError;
 pub use iter::Iter;
 #[cfg(not(epoch_cache_loom))]

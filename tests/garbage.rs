@@ -109,8 +109,14 @@ fn slow_listener<R: Reclaimer>() {
     let peak = thread::scope(|s| {
         s.spawn(|| {
             SLOW.with(|slow| slow.set(true));
-            // The cache is full: this insert evicts, and its listener call waits.
-            cache.insert(CHURN_BASE - 1, ledger.value(0));
+            // Insert until one evicts (the cache is about full): its listener
+            // call waits for the churn to end.
+            for k in (0..CHURN_BASE).rev() {
+                cache.insert(k, ledger.value(k));
+                if in_listener.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
         });
         wait_for(&in_listener);
         let peak = churn(&cache, &ledger);

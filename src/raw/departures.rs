@@ -15,23 +15,24 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::entry::{self, Entry};
+use super::hooks::Hooks;
 use super::reclaim::{discard_panic, Reclaimer};
-use super::set;
-use super::table::Table;
+use super::word::Word;
 use crate::RemovalCause;
 
 /// Retires one entry, with the bounds that `entry::retire` needs fixed where
 /// the `Departures` was made (a `Ref` that carries one has no such bounds).
 type RetireFn<K, V, R> =
-    for<'g, 'c> unsafe fn(&R, &'g <R as Reclaimer>::Guard<'c>, *mut Entry<K, V>);
+    for<'g, 'c> unsafe fn(&R, &'g <R as Reclaimer>::Guard<'c>, Word<Entry<K, V>>);
 
 /// Unlinked entries awaiting the listener, then retirement.
 pub(crate) struct Departures<'t, K, V, R: Reclaimer> {
-    table: &'t Table<K, V, R>,
+    hooks: &'t Hooks<K, V>,
+    reclaimer: &'t R,
     // Invariant: each word was unlinked from its slot by this thread's CAS
     // and has not been retired: this list owns it, and nothing frees it
     // before `drop` retires it.
-    unlinked: Vec<(*mut Entry<K, V>, RemovalCause)>,
+    unlinked: Vec<(Word<Entry<K, V>>, RemovalCause)>,
     retire: RetireFn<K, V, R>,
 }
 
@@ -39,9 +40,10 @@ impl<'t, K: Send, V: Send, R: Reclaimer> Departures<'t, K, V, R> {
     /// An empty list; it allocates only if a listener is set and an entry
     /// leaves.
     #[inline]
-    pub(crate) fn new(table: &'t Table<K, V, R>) -> Self {
+    pub(crate) fn new(hooks: &'t Hooks<K, V>, reclaimer: &'t R) -> Self {
         Departures {
-            table,
+            hooks,
+            reclaimer,
             unlinked: Vec::new(),
             retire: entry::retire::<K, V, R>,
         }
@@ -57,7 +59,7 @@ impl<'t, K, V, R: Reclaimer> Departures<'t, K, V, R> {
     /// `word` was unlinked from its slot by this thread's CAS, is in no slot,
     /// and nothing else will retire or free it.
     #[inline]
-    pub(crate) unsafe fn keep(&mut self, word: *mut Entry<K, V>, cause: RemovalCause) {
+    pub(crate) unsafe fn keep(&mut self, word: Word<Entry<K, V>>, cause: RemovalCause) {
         self.unlinked.push((word, cause));
     }
 
@@ -74,12 +76,12 @@ impl<K, V, R: Reclaimer> Drop for Departures<'_, K, V, R> {
         if self.unlinked.is_empty() {
             return;
         }
-        if let Some(listener) = &self.table.hooks.listener {
+        if let Some(listener) = &self.hooks.listener {
             for &(word, cause) in &self.unlinked {
                 // SAFETY: owned by this list (invariant): it is allocated until
                 // the retire below, and its fields are initialised (the unlink
                 // CAS acquired them).
-                let entry = unsafe { &*set::unpack(word) };
+                let entry = unsafe { &*word.address() };
                 // A panicking listener must not stop the others or the retire
                 // below; its panic is discarded, payload too.
                 discard_panic(catch_unwind(AssertUnwindSafe(|| {
@@ -87,13 +89,13 @@ impl<K, V, R: Reclaimer> Drop for Departures<'_, K, V, R> {
                 })));
             }
         }
-        let guard = self.table.reclaimer.pin();
+        let guard = self.reclaimer.pin();
         for (word, _) in self.unlinked.drain(..) {
             // SAFETY: retire's contract: (1) each word came from `entry::alloc`
             // and is retired once, here, by its owner (invariant); (2) it is in
             // no slot, so no guard pinned from now on can load it; (3) K and V
             // are Send, as `new` required to build `retire`.
-            unsafe { (self.retire)(&self.table.reclaimer, &guard, word) }
+            unsafe { (self.retire)(self.reclaimer, &guard, word) }
         }
     }
 }

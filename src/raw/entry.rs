@@ -4,14 +4,14 @@
 //! Policy bits live in the set and the tag in the slot word, so an entry
 //! without a time to live costs exactly its key and value. An entry with one
 //! is a `Timed` entry, which starts with the plain `Entry` (`repr(C)`, so a
-//! pointer to it is also a pointer to its `Entry`) and adds the deadline; bit
-//! 1 of its pointer, `TIMED`, says which of the two was allocated. So a cache
-//! that uses no TTL pays neither the 8 bytes nor a clock read on its hit path.
+//! pointer to it is also a pointer to its `Entry`) and adds the deadline; the
+//! word's timed bit (`Word::is_timed`) says which of the two was allocated.
+//! So a cache that uses no TTL pays neither the 8 bytes nor a clock read on
+//! its hit path.
 
+use super::reclaim::{drop_box, Reclaimer};
+use super::word::Word;
 use crate::clock;
-
-/// Bit 1 of an entry pointer: it points to a `Timed` entry.
-pub(crate) const TIMED: usize = 2;
 
 /// One cached key and value, allocated once and never mutated.
 #[repr(C)]
@@ -19,7 +19,7 @@ pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
     /// Forces an alignment of at least 4, so bits 0 and 1 of a pointer to an
-    /// entry are free for `set::PENDING` and `TIMED`.
+    /// entry are free for the word's pending and timed bits.
     _align: [u32; 0],
 }
 
@@ -32,42 +32,20 @@ struct Timed<K, V> {
     deadline: u64,
 }
 
-/// Allocates an entry, timed unless `deadline` is `clock::NEVER`. Returns a
-/// pointer with `TIMED` set for a timed entry.
-pub(crate) fn alloc<K, V>(key: K, value: V, deadline: u64) -> *mut Entry<K, V> {
-    let entry = Entry {
-        key,
-        value,
-        _align: [],
-    };
-    if deadline == clock::NEVER {
-        Box::into_raw(Box::new(entry))
-    } else {
-        let timed = Box::into_raw(Box::new(Timed { entry, deadline }));
-        timed.cast::<Entry<K, V>>().map_addr(|addr| addr | TIMED)
-    }
-}
-
-/// The address of the entry in a pointer or slot word.
-#[inline]
-pub(crate) fn address<K, V>(word: *mut Entry<K, V>) -> *mut Entry<K, V> {
-    super::set::unpack(word)
-}
-
 /// Whether the entry behind `word` has expired.
 ///
 /// # Safety
 ///
-/// `word` (a pointer from `alloc`, possibly with slot hint bits) points to a
-/// live entry.
+/// `word` (from `Unpublished::new`, possibly tagged since) points to a live
+/// entry.
 #[inline]
-pub(crate) unsafe fn expired<K, V>(word: *mut Entry<K, V>) -> bool {
-    if word.addr() & TIMED == 0 {
+pub(crate) unsafe fn expired<K, V>(word: Word<Entry<K, V>>) -> bool {
+    if !word.is_timed() {
         return false;
     }
-    // SAFETY: `TIMED` is set only by `alloc` on a `Timed` allocation, which
-    // the caller promises is live.
-    let deadline = unsafe { (*address(word).cast::<Timed<K, V>>()).deadline };
+    // SAFETY: the timed bit is set only by `Unpublished::new` on a `Timed`
+    // allocation, which the caller promises is live.
+    let deadline = unsafe { (*word.address().cast::<Timed<K, V>>()).deadline };
     clock::expired(deadline)
 }
 
@@ -76,16 +54,16 @@ pub(crate) unsafe fn expired<K, V>(word: *mut Entry<K, V>) -> bool {
 ///
 /// # Safety
 ///
-/// `word` came from `alloc` (possibly with slot hint bits), and the caller
-/// owns it: no one else can reach it any more.
-pub(crate) unsafe fn free<K, V>(word: *mut Entry<K, V>) {
-    let ptr = address(word);
-    if word.addr() & TIMED == 0 {
-        // SAFETY: an untimed pointer came from `Box<Entry>` (see `alloc`).
-        unsafe { super::reclaim::drop_box(ptr) }
+/// `word` came from `Unpublished::new` (possibly tagged since), and the
+/// caller owns it: no one else can reach it any more.
+pub(crate) unsafe fn free<K, V>(word: Word<Entry<K, V>>) {
+    let ptr = word.address();
+    if word.is_timed() {
+        // SAFETY: a timed word came from `Box<Timed>` (see `Unpublished::new`).
+        unsafe { drop_box(ptr.cast::<Timed<K, V>>()) }
     } else {
-        // SAFETY: a timed pointer came from `Box<Timed>` (see `alloc`).
-        unsafe { super::reclaim::drop_box(ptr.cast::<Timed<K, V>>()) }
+        // SAFETY: an untimed word came from `Box<Entry>`.
+        unsafe { drop_box(ptr) }
     }
 }
 
@@ -94,38 +72,70 @@ pub(crate) unsafe fn free<K, V>(word: *mut Entry<K, V>) {
 /// # Safety
 ///
 /// As `Reclaimer::retire`, for the allocation behind `word`.
-pub(crate) unsafe fn retire<K: Send, V: Send, R: super::reclaim::Reclaimer>(
+pub(crate) unsafe fn retire<K: Send, V: Send, R: Reclaimer>(
     reclaimer: &R,
     guard: &R::Guard<'_>,
-    word: *mut Entry<K, V>,
+    word: Word<Entry<K, V>>,
 ) {
-    let ptr = address(word);
-    if word.addr() & TIMED == 0 {
-        // SAFETY: forwarded from the caller; the allocation is a `Box<Entry>`.
-        unsafe { reclaimer.retire(guard, ptr) }
-    } else {
+    let ptr = word.address();
+    if word.is_timed() {
         // SAFETY: forwarded from the caller; the allocation is a `Box<Timed>`.
         unsafe { reclaimer.retire(guard, ptr.cast::<Timed<K, V>>()) }
+    } else {
+        // SAFETY: forwarded from the caller; the allocation is a `Box<Entry>`.
+        unsafe { reclaimer.retire(guard, ptr) }
     }
 }
 
-/// An entry not yet published: freed (value dropped) if the insert unwinds.
-pub(crate) struct Unpublished<K, V>(pub(crate) *mut Entry<K, V>);
+/// An entry not yet linked into a slot: freed (value dropped) if the insert
+/// unwinds before it is.
+pub(crate) struct Unpublished<K, V> {
+    // Invariant: from `Box::into_raw` of an `Entry` (or a `Timed` when the
+    // word is timed), owned here until `publish`.
+    word: Word<Entry<K, V>>,
+}
 
 impl<K, V> Unpublished<K, V> {
-    /// Hands the pointer to the table: it no longer frees it.
-    pub(crate) fn publish(self) -> *mut Entry<K, V> {
-        let ptr = self.0;
+    /// Allocates an entry, timed unless `deadline` is `clock::NEVER`.
+    pub(crate) fn new(key: K, value: V, deadline: u64) -> Self {
+        let entry = Entry {
+            key,
+            value,
+            _align: [],
+        };
+        let word = if deadline == clock::NEVER {
+            Word::allocated(Box::into_raw(Box::new(entry)), false)
+        } else {
+            let timed = Box::into_raw(Box::new(Timed { entry, deadline }));
+            Word::allocated(timed.cast::<Entry<K, V>>(), true)
+        };
+        Unpublished { word }
+    }
+
+    /// The entry's word, untagged, for the CAS that links it.
+    pub(crate) fn word(&self) -> Word<Entry<K, V>> {
+        self.word
+    }
+
+    /// The entry's key.
+    pub(crate) fn key(&self) -> &K {
+        // SAFETY: owned here (invariant), so live and not shared mutably.
+        unsafe { &(*self.word.address()).key }
+    }
+
+    /// Hands the entry to the table, which linked it: it no longer frees it.
+    pub(crate) fn publish(self) -> Word<Entry<K, V>> {
+        let word = self.word;
         std::mem::forget(self);
-        ptr
+        word
     }
 }
 
 impl<K, V> Drop for Unpublished<K, V> {
     fn drop(&mut self) {
-        // SAFETY: the pointer came from `alloc` and was never linked into a
-        // slot (`publish` forgets `self`), so this is its only owner.
-        unsafe { free(self.0) }
+        // SAFETY: the word came from `new` and was never linked into a slot
+        // (`publish` forgets `self`), so this is its only owner.
+        unsafe { free(self.word) }
     }
 }
 
@@ -140,18 +150,17 @@ mod tests {
     }
 
     #[test]
-    fn timed_pointers_carry_their_deadline() {
-        let plain = alloc(1_u64, 2_u64, clock::NEVER);
-        let timed = alloc(3_u64, 4_u64, clock::now().saturating_sub(1));
-        assert_eq!(plain.addr() & TIMED, 0);
-        assert_eq!(timed.addr() & TIMED, TIMED);
+    fn timed_words_carry_their_deadline() {
+        let plain = Unpublished::new(1_u64, 2_u64, clock::NEVER);
+        let timed = Unpublished::new(3_u64, 4_u64, clock::now().saturating_sub(1));
+        assert!(!plain.word().is_timed());
+        assert!(timed.word().is_timed());
+        assert_eq!(*timed.key(), 3);
         // SAFETY: both are live and owned here.
         unsafe {
-            assert!(!expired(plain));
-            assert!(expired(timed));
-            assert_eq!((*address(timed)).value, 4);
-            free(plain);
-            free(timed);
+            assert!(!expired(plain.word()));
+            assert!(expired(timed.word()));
+            assert_eq!((*timed.word().address()).value, 4);
         }
     }
 }

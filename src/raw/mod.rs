@@ -4,8 +4,14 @@
 pub(crate) mod departures;
 pub(crate) mod entry;
 pub(crate) mod fork;
+pub(crate) mod guarded;
+pub(crate) mod hooks;
+mod insert;
 pub(crate) mod per_thread;
 pub(crate) mod policy;
 pub(crate) mod reclaim;
 pub(crate) mod set;
 pub(crate) mod table;
+#[cfg(any(test, fuzzing))]
+mod validate;
+pub(crate) mod word;

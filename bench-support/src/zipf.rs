@@ -10,12 +10,14 @@ impl Rng {
         Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
     }
 
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         scramble(self.0)
     }
 
     /// Uniform in [0, 1).
+    #[inline]
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1_u64 << 53) as f64)
     }
@@ -23,6 +25,7 @@ impl Rng {
 
 /// A bijection on u64 (SplitMix64's finaliser): turns ranks into keys that are
 /// neither sequential nor clustered, so no contender gets a lucky layout.
+#[inline]
 pub fn scramble(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -31,6 +34,7 @@ pub fn scramble(mut x: u64) -> u64 {
 
 /// The key of zipf rank `rank` (0 is the hottest). Keys use 63 bits, so the
 /// top bit of a stream word is free to mark an operation.
+#[inline]
 pub fn key_of(rank: u64) -> u64 {
     scramble(rank) >> 1
 }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, RwLock};
 
-use epoch_cache::{Cache, DefaultHashBuilder, Reclaimer};
+use epoch_cache::{Cache, Crossbeam, DefaultHashBuilder, Reclaimer, Seize};
 use mini_moka::sync::ConcurrentCacheExt;
 
 /// A bounded concurrent cache of u64 keys and values.
@@ -17,12 +17,21 @@ pub trait Contender: Send + Sync + 'static {
     fn insert(&self, key: u64, value: u64);
     /// Entries held, after `sync`.
     fn len(&self) -> usize;
+    /// Whether the cache holds no entry, after `sync`.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Runs deferred maintenance, for caches that buffer it (moka).
     fn sync(&self) {}
 }
 
 /// epoch-cache on reclamation backend `R`, with its default hasher (foldhash).
 pub struct Epoch<R: Reclaimer>(Cache<u64, u64, DefaultHashBuilder, R>);
+
+/// epoch-cache on seize.
+pub type EpochSeize = Epoch<Seize>;
+/// epoch-cache on crossbeam-epoch.
+pub type EpochCrossbeam = Epoch<Crossbeam>;
 
 impl<R: Reclaimer> Epoch<R> {
     /// The cache itself, for what the `Contender` trait does not cover.
@@ -161,6 +170,9 @@ impl Contender for RwLockArc {
         self.handle(key).map(|value| *value)
     }
 
+    // Inline like every other get and insert: the runners are monomorphised
+    // in the caller's crate, across a crate boundary from here.
+    #[inline]
     fn insert(&self, key: u64, value: u64) {
         let mut inner = self.inner.write().unwrap();
         let Fifo { map, order } = &mut *inner;
@@ -309,16 +321,25 @@ impl Kind {
 }
 
 /// Evaluates `$body` with `$C` bound to the contender type of `$kind`.
+///
+/// ```
+/// use bench_support::contenders::{Contender, Kind};
+/// use bench_support::with_contender;
+///
+/// let held = with_contender!(Kind::Quick, C => C::with_capacity(64).len());
+/// assert_eq!(held, 0);
+/// ```
+#[macro_export]
 macro_rules! with_contender {
     ($kind:expr, $C:ident => $body:expr) => {{
-        use $crate::common::contenders as c;
+        use $crate::contenders as c;
         match $kind {
             c::Kind::EpochSeize => {
-                type $C = c::Epoch<epoch_cache::Seize>;
+                type $C = c::EpochSeize;
                 $body
             }
             c::Kind::EpochCrossbeam => {
-                type $C = c::Epoch<epoch_cache::Crossbeam>;
+                type $C = c::EpochCrossbeam;
                 $body
             }
             c::Kind::MutexLru => {
@@ -348,4 +369,3 @@ macro_rules! with_contender {
         }
     }};
 }
-pub(crate) use with_contender;

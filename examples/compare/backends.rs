@@ -1,0 +1,64 @@
+//! The reclamation backends, seize against crossbeam-epoch, on the same
+//! table and workloads.
+
+use bench_support::contenders::Contender;
+use bench_support::{run_for, Streams, Workload, CAPACITY};
+
+use crate::options::Options;
+use crate::progress;
+use crate::requirements::interleaved;
+
+/// Seize against crossbeam-epoch, interleaved run by run so that the noise of
+/// a shared machine falls on both alike: the figures that settle the default.
+pub fn section(opts: &Options, streams: &mut Streams) {
+    use bench_support::contenders::Epoch;
+    use epoch_cache::{Crossbeam, Seize};
+    println!("## Reclamation backend: seize against crossbeam-epoch");
+    println!();
+    println!(
+        "Same table, same workloads; median of {} interleaved runs of {} ms; Mops/s.",
+        opts.core_reps,
+        opts.core_cell.as_millis()
+    );
+    println!(
+        "{:<20} {:>7} {:>10} {:>10} {:>16}",
+        "workload", "threads", "seize", "crossbeam", "seize/crossbeam"
+    );
+    let cases = [
+        (Workload::Read100, 1),
+        (Workload::Read100, 2),
+        (Workload::Read95Insert5, 1),
+        (Workload::GetInsertOnMiss, 1),
+        (Workload::GetInsertOnMiss, 2),
+        (Workload::Insert100, 1),
+    ];
+    for (workload, threads) in cases {
+        progress(&format!(
+            "backends: {} at {threads} threads",
+            workload.name()
+        ));
+        let (seize, crossbeam) = (
+            Epoch::<Seize>::with_capacity(CAPACITY),
+            Epoch::<Crossbeam>::with_capacity(CAPACITY),
+        );
+        workload.prefill(&seize);
+        workload.prefill(&crossbeam);
+        let s = streams.get(workload, threads);
+        let d = opts.core_cell;
+        let m = interleaved(
+            opts.core_reps,
+            &[&|c| run_for(&seize, workload, &s, c, d), &|c| {
+                run_for(&crossbeam, workload, &s, c, d)
+            }],
+        );
+        println!(
+            "{:<20} {:>7} {:>10.2} {:>10.2} {:>16.2}",
+            workload.name(),
+            threads,
+            m[0].mops(),
+            m[1].mops(),
+            m[0].mops() / m[1].mops()
+        );
+    }
+    println!();
+}

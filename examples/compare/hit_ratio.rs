@@ -1,0 +1,236 @@
+//! Section 2, hit ratios: synthetic workloads and, with `--traces`, trace
+//! files, each replayed by every contender.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bench_support::contenders::{Contender, Kind};
+use bench_support::zipf::{key_of, zipf_keys, Rng};
+use bench_support::{with_contender, ZIPF_S};
+
+use crate::options::Options;
+use crate::{cpus, die};
+
+/// Replays `keys` (get; insert on a miss) and returns the hit ratio in %.
+fn hit_ratio<C: Contender>(keys: &[u64], capacity: usize) -> f64 {
+    let cache = C::with_capacity(capacity);
+    let mut hits = 0_u64;
+    for &key in keys {
+        if cache.get(key).is_some() {
+            hits += 1;
+        } else {
+            cache.insert(key, key);
+        }
+    }
+    100.0 * hits as f64 / keys.len().max(1) as f64
+}
+
+/// A named request stream with the capacities to replay it at.
+pub struct Trace {
+    pub name: String,
+    pub keys: Arc<[u64]>,
+    pub capacities: Vec<usize>,
+}
+
+/// Hit ratios by (trace name, capacity, contender).
+pub type HitRatios = HashMap<(String, usize, Kind), f64>;
+
+/// Replays every (trace, capacity, contender) on all CPUs.
+pub fn replay_all(traces: &[Trace], kinds: &[Kind]) -> HitRatios {
+    let jobs: Vec<(&Trace, usize, Kind)> = traces
+        .iter()
+        .flat_map(|t| {
+            t.capacities
+                .iter()
+                .flat_map(move |&c| kinds.iter().map(move |&k| (t, c, k)))
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, f64)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..cpus())
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        // Relaxed: a work counter; the join publishes the results.
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(trace, capacity, kind)) = jobs.get(i) else {
+                            break;
+                        };
+                        let ratio =
+                            with_contender!(kind, C => hit_ratio::<C>(&trace.keys, capacity));
+                        done.push((i, ratio));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("replay worker"))
+            .collect()
+    });
+    let mut out = HitRatios::new();
+    for (i, ratio) in results.into_iter().flatten() {
+        let (trace, capacity, kind) = jobs[i];
+        out.insert((trace.name.clone(), capacity, kind), ratio);
+    }
+    out
+}
+
+pub fn synthetic_traces(opts: &Options) -> Vec<Trace> {
+    let n = opts.synthetic_len;
+    let capacity = 8_192;
+    // zipf(0.99) over 16x the capacity.
+    let zipf = zipf_keys(16 * capacity as u64, ZIPF_S, n, 11);
+    // A loop over 8,000 keys, just under the capacity: ideal (1 - 1/passes).
+    let looped: Vec<u64> = (0..n as u64).map(|i| key_of(i % 8_000)).collect();
+    // Half the requests hit 6,000 hot keys uniformly, half are a scan of keys
+    // never seen again: LRU flushes the hot set; the ideal is 50%.
+    let mut rng = Rng::new(12);
+    let mut scan_key = 1_u64 << 40;
+    let scan_mix: Vec<u64> = (0..n)
+        .map(|_| {
+            if rng.next_u64() % 2 == 0 {
+                key_of(rng.next_u64() % 6_000)
+            } else {
+                scan_key += 1;
+                key_of(scan_key)
+            }
+        })
+        .collect();
+    [
+        ("zipf-0.99", zipf),
+        ("loop-8000", looped),
+        ("scan-mix", scan_mix),
+    ]
+    .into_iter()
+    .map(|(name, keys)| Trace {
+        name: name.to_string(),
+        keys: keys.into(),
+        capacities: vec![capacity],
+    })
+    .collect()
+}
+
+fn read_trace(path: &Path, limit: usize) -> std::io::Result<Vec<u64>> {
+    let reader = BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(path)?));
+    let mut keys = Vec::new();
+    for line in reader.lines().take(limit) {
+        let line = line?;
+        let key = line
+            .trim()
+            .parse()
+            .map_err(|e| std::io::Error::other(format!("{}: {line:?}: {e}", path.display())))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// The capacities that tell policies apart (see the traces' README): the
+/// LIRS loop, scan and zigzag at the sizes where their working set fits and
+/// where it does not; every other trace at 5% and 25% of its distinct keys.
+fn trace_capacities(name: &str, keys: &[u64]) -> Vec<usize> {
+    match name {
+        "loop" => vec![512, 1_024],
+        "scan" | "zigzag" => vec![1_000, 2_048],
+        _ => {
+            let distinct = keys.iter().collect::<HashSet<_>>().len();
+            vec![(distinct / 20).max(16), (distinct / 4).max(16)]
+        }
+    }
+}
+
+pub fn load_traces(dir: &Path, limit: usize) -> Vec<Trace> {
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".trace.gz"))
+            .collect(),
+        Err(e) => die(&format!("--traces {}: {e}", dir.display())),
+    };
+    paths.sort();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                s.spawn(move || {
+                    let name = path
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .replace(".trace.gz", "");
+                    let keys = read_trace(path, limit)
+                        .unwrap_or_else(|e| die(&format!("{}: {e}", path.display())));
+                    let capacities = trace_capacities(&name, &keys);
+                    Trace {
+                        name,
+                        keys: keys.into(),
+                        capacities,
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("trace reader"))
+            .collect()
+    })
+}
+
+pub fn print_hit_ratios(title: &str, traces: &[Trace], kinds: &[Kind], ratios: &HitRatios) {
+    println!("{title}");
+    print!("{:<12} {:>9} {:>10}", "workload", "capacity", "requests");
+    for kind in kinds {
+        print!(
+            " {:>w$}",
+            short_name(*kind),
+            w = short_name(*kind).len().max(7)
+        );
+    }
+    println!();
+    let mut sums = vec![0.0; kinds.len()];
+    let mut rows = 0;
+    for trace in traces {
+        for &capacity in &trace.capacities {
+            print!(
+                "{:<12} {:>9} {:>10}",
+                trace.name,
+                capacity,
+                trace.keys.len()
+            );
+            for (i, kind) in kinds.iter().enumerate() {
+                let ratio = ratios[&(trace.name.clone(), capacity, *kind)];
+                sums[i] += ratio;
+                print!(" {:>w$.2}", ratio, w = short_name(*kind).len().max(7));
+            }
+            println!();
+            rows += 1;
+        }
+    }
+    print!("{:<12} {:>9} {:>10}", "mean", "", "");
+    for (i, kind) in kinds.iter().enumerate() {
+        print!(
+            " {:>w$.2}",
+            sums[i] / rows as f64,
+            w = short_name(*kind).len().max(7)
+        );
+    }
+    println!();
+    println!();
+}
+
+/// Column headers for the hit-ratio tables.
+fn short_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::EpochSeize => "epoch/seize",
+        Kind::EpochCrossbeam => "epoch/xbeam",
+        Kind::MutexLru => "LRU",
+        Kind::ShardedLru => "16xLRU",
+        Kind::RwLockArc => "RwLock-FIFO",
+        other => other.name(),
+    }
+}

@@ -1,0 +1,117 @@
+//! Section 3, memory: heap bytes per held entry, counted by a global
+//! allocator that counts only while this section runs.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+
+use bench_support::contenders::{Contender, Kind};
+use bench_support::zipf::key_of;
+use bench_support::{with_contender, CAPACITY};
+
+use crate::progress;
+
+/// Counts live heap bytes while `COUNTING` is set; otherwise only forwards to
+/// the system allocator (one uncontended load), so it costs the throughput
+/// runs nothing measurable.
+struct CountingAlloc;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+#[inline]
+fn count(delta: isize) {
+    // Relaxed: counters read by the thread that switched counting on.
+    if COUNTING.load(Ordering::Relaxed) {
+        LIVE_BYTES.fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments, so
+// `System`'s guarantees are ours; the counting touches only two atomics.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded; the caller upholds `alloc`'s contract.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            count(layout.size() as isize);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded, as in `alloc`.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            count(layout.size() as isize);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
+        // SAFETY: forwarded; `ptr` came from this allocator, that is, `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded, as in `dealloc`.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            count(new_size as isize - layout.size() as isize);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+// ---------------------------------------------------------------- memory
+
+/// Heap bytes per held entry beyond its key and value: a cache of `CAPACITY`
+/// filled with as many distinct u64 -> u64 entries, everything it allocated
+/// (table slack included) divided by the entries it holds, minus 16.
+fn memory_per_entry<C: Contender>() -> (f64, usize, isize) {
+    // Relaxed: this thread alone switches counting and reads the counter.
+    LIVE_BYTES.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    let cache = C::with_capacity(CAPACITY);
+    for rank in 0..CAPACITY as u64 {
+        let key = key_of(rank);
+        cache.insert(key, key);
+    }
+    cache.sync();
+    let held = cache.len();
+    let bytes = LIVE_BYTES.load(Ordering::Relaxed);
+    COUNTING.store(false, Ordering::Relaxed);
+    drop(cache);
+    let per_entry = bytes as f64 / held.max(1) as f64 - 16.0;
+    (per_entry, held, bytes)
+}
+
+pub fn section() -> HashMap<Kind, f64> {
+    progress("memory per entry");
+    println!("## Memory per held entry");
+    println!();
+    println!("A full cache of {CAPACITY} u64 -> u64 entries; heap bytes requested (counting global allocator");
+    println!("over the system allocator), divided by the entries held, minus the 16 bytes of key and value.");
+    println!(
+        "{:<24} {:>12} {:>8} {:>14}",
+        "contender", "heap bytes", "held", "bytes/entry-16"
+    );
+    let mut out = HashMap::new();
+    for kind in Kind::ALL {
+        let (per_entry, held, bytes) = with_contender!(kind, C => memory_per_entry::<C>());
+        println!(
+            "{:<24} {:>12} {:>8} {:>14.1}",
+            kind.name(),
+            bytes,
+            held,
+            per_entry
+        );
+        out.insert(kind, per_entry);
+    }
+    println!();
+    out
+}

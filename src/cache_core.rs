@@ -1,0 +1,170 @@
+//! What `Cache` and `Pinned` share: the table, the hasher, the default time
+//! to live and the loads in flight, with the operations both build on.
+//! Safe code over `raw/`; `cache.rs` is the public face.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::clock;
+use crate::flight::{Flights, Handoff, Joined};
+use crate::raw::departures::Departures;
+use crate::raw::entry::{Entry, Unpublished};
+use crate::raw::guarded::Guarded;
+use crate::raw::reclaim::Reclaimer;
+use crate::raw::table::Table;
+
+pub(crate) struct CacheCore<K, V, S, R: Reclaimer> {
+    pub(crate) table: Table<K, V, R>,
+    pub(crate) hasher: S,
+    /// The time to live of entries inserted without one of their own.
+    pub(crate) time_to_live: Option<Duration>,
+    /// Loads in flight for `get_or_insert_with`, made on first use.
+    pub(crate) flights: OnceLock<Flights<K>>,
+}
+
+impl<K, V, S, R> CacheCore<K, V, S, R>
+where
+    K: Hash + Eq + Send + Sync,
+    V: Send + Sync,
+    S: BuildHasher,
+    R: Reclaimer,
+{
+    #[inline]
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// A new entry for `key`, with `ttl` or the cache's own time to live.
+    fn entry(&self, key: K, value: V, ttl: Option<Duration>) -> Unpublished<K, V> {
+        let deadline = match ttl.or(self.time_to_live) {
+            Some(ttl) => clock::deadline_after(ttl),
+            None => clock::NEVER,
+        };
+        Unpublished::new(key, value, deadline)
+    }
+
+    fn count_insert(&self) {
+        if let Some(stats) = &self.table.hooks.stats {
+            stats.insert();
+        }
+    }
+
+    /// Inserts through `guard`; what the insert unlinks goes to `out`.
+    pub(crate) fn insert_with(
+        &self,
+        guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
+        key: K,
+        value: V,
+        ttl: Option<Duration>,
+    ) {
+        let hash = self.hash(&key);
+        self.table
+            .insert(guard, out, hash, self.entry(key, value, ttl));
+        self.count_insert();
+    }
+
+    /// Inserts under a pin of its own; the listener runs after the unpin.
+    pub(crate) fn insert(&self, key: K, value: V, ttl: Option<Duration>) {
+        // Declared before the guard, so dropped after it: the listener runs
+        // unpinned.
+        let mut departures = self.table.departures();
+        let guard = self.table.reclaimer.pin();
+        self.insert_with(&guard, &mut departures, key, value, ttl);
+    }
+
+    /// Removes `key` through `guard`; what leaves goes to `out`.
+    pub(crate) fn remove_with<Q>(
+        &self,
+        guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
+        key: &Q,
+    ) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.table.remove(guard, out, self.hash(key), key)
+    }
+
+    /// Looks `key` up and counts the lookup; the entry lives as long as
+    /// `guard`.
+    #[inline]
+    pub(crate) fn lookup<'g, Q>(&self, guard: &'g R::Guard<'_>, key: &Q) -> Option<&'g Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.table.lookup(guard, self.hash(key), key)
+    }
+
+    /// Runs `per_set` on each set under a pin of its own, with the listener
+    /// called after each unpin.
+    pub(crate) fn for_each_set(
+        &self,
+        mut per_set: impl FnMut(&R::Guard<'_>, &mut Departures<'_, K, V, R>, usize),
+    ) {
+        for set in 0..self.table.set_count() {
+            let mut departures = self.table.departures();
+            let guard = self.table.reclaimer.pin();
+            per_set(&guard, &mut departures, set);
+        }
+    }
+
+    /// `try_get_or_insert_with`: a lookup, then the flight on a miss.
+    #[inline]
+    pub(crate) fn get_or_load<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<Guarded<'_, K, V, R>, E> {
+        let hash = self.hash(&key);
+        if let Some(found) = self.table.get_guarded(hash, &key, true) {
+            return Ok(found);
+        }
+        self.load(key, hash, init)
+    }
+
+    /// The miss path: wait for the key's flight, or lead one. Entered and
+    /// left unpinned; the initializer runs unpinned.
+    #[cold]
+    #[inline(never)]
+    fn load<E>(
+        &self,
+        mut key: K,
+        hash: u64,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<Guarded<'_, K, V, R>, E> {
+        let flights = self.flights.get_or_init(Flights::default);
+        let leading = loop {
+            match flights.join(hash, key, |key| self.table.get_guarded(hash, key, false)) {
+                Joined::Present(found) => return Ok(found),
+                Joined::Waited(returned, _handoff) => {
+                    #[cfg(epoch_cache_mutant = "flight_keeps_entry")]
+                    if let Some(found) = self.table.mutant_guarded(_handoff.entry) {
+                        return Ok(found);
+                    }
+                    key = returned;
+                }
+                Joined::Lead(leading) => break leading,
+            }
+        };
+        let value = init()?; // an Err or a panic drops `leading`: the flight ends
+        let new = self.entry(leading.take_key(), value, None);
+        #[cfg_attr(not(epoch_cache_mutant = "flight_keeps_entry"), allow(unused_mut))]
+        let mut handoff = Handoff::default();
+        let found = self.table.insert_guarded(hash, new, |_entry| {
+            #[cfg(epoch_cache_mutant = "flight_keeps_entry")]
+            {
+                handoff.entry = (_entry as *const Entry<K, V>).expose_provenance();
+            }
+            #[cfg(test)]
+            crate::flight::tests::AFTER_INSERT.with(|hook| hook.take().map(|hook| hook()));
+        });
+        self.count_insert();
+        leading.finish(handoff);
+        Ok(found)
+    }
+}

@@ -1,0 +1,164 @@
+//! Guard-bound entries: an entry together with the pin that keeps it alive,
+//! the raw half of `Ref` and of `Iter`. Only this module builds one, and
+//! only from an entry it has just loaded through the guard it keeps, so the
+//! safe face wraps them without any `unsafe` of its own.
+
+use std::borrow::Borrow;
+use std::ptr::NonNull;
+
+use super::departures::Departures;
+use super::entry::{self, Entry, Unpublished};
+use super::reclaim::Reclaimer;
+use super::table::Table;
+use super::word::Word;
+
+/// An entry and the guard that keeps it allocated.
+pub(crate) struct Guarded<'a, K, V, R: Reclaimer> {
+    // Invariant: points to an entry loaded through `_guard`, or through a
+    // guard of this thread that was alive when `_guard` was pinned: it stays
+    // allocated while `_guard` lives.
+    entry: NonNull<Entry<K, V>>,
+    _guard: R::Guard<'a>,
+    /// What the insert behind this entry unlinked (`get_or_insert_with`):
+    /// shown to the listener and retired once `_guard` is dropped (fields drop
+    /// in declaration order), so that the listener runs unpinned.
+    _departures: Option<Box<Departures<'a, K, V, R>>>,
+}
+
+impl<K, V, R: Reclaimer> Guarded<'_, K, V, R> {
+    #[inline]
+    pub(crate) fn key(&self) -> &K {
+        // SAFETY: the entry is alive while the guard is (type invariant), and
+        // the borrow cannot outlive `self`, which holds the guard.
+        unsafe { &self.entry.as_ref().key }
+    }
+
+    #[inline]
+    pub(crate) fn value(&self) -> &V {
+        // SAFETY: as in `key`.
+        unsafe { &self.entry.as_ref().value }
+    }
+}
+
+impl<K, V, R: Reclaimer> Table<K, V, R> {
+    /// Looks `key` up under a pin of its own, counting the lookup in the
+    /// statistics if `count`.
+    #[inline]
+    pub(crate) fn get_guarded<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        count: bool,
+    ) -> Option<Guarded<'_, K, V, R>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let guard = self.reclaimer.pin();
+        let entry = if count {
+            self.lookup(&guard, hash, key)
+        } else {
+            self.get(&guard, hash, key)
+        };
+        let entry = NonNull::from(entry?);
+        // `entry` was loaded through `guard`, which the result keeps.
+        Some(Guarded {
+            entry,
+            _guard: guard,
+            _departures: None,
+        })
+    }
+
+    /// Inserts under a pin of its own and keeps that pin for the new entry;
+    /// `then` runs after the insert, still pinned (it must not be user code).
+    /// The listener calls for what the insert unlinked are made when the
+    /// result is dropped, after its pin.
+    pub(crate) fn insert_guarded(
+        &self,
+        hash: u64,
+        new: Unpublished<K, V>,
+        then: impl FnOnce(&Entry<K, V>),
+    ) -> Guarded<'_, K, V, R>
+    where
+        K: Eq + Send,
+        V: Send,
+    {
+        let mut departures = self.departures();
+        let guard = self.reclaimer.pin();
+        let inserted = self.insert(&guard, &mut departures, hash, new);
+        then(inserted);
+        let entry = NonNull::from(inserted);
+        // `entry` was inserted under `guard`, which the result keeps.
+        Guarded {
+            entry,
+            _guard: guard,
+            _departures: departures.boxed(),
+        }
+    }
+
+    /// Mutant: a single-flight waiter given the leader's entry by address,
+    /// without looking it up. Unsound on purpose; the verification suite
+    /// must notice.
+    #[cfg(epoch_cache_mutant = "flight_keeps_entry")]
+    pub(crate) fn mutant_guarded(&self, address: usize) -> Option<Guarded<'_, K, V, R>> {
+        let entry = NonNull::new(std::ptr::with_exposed_provenance_mut::<Entry<K, V>>(
+            address,
+        ))?;
+        Some(Guarded {
+            entry,
+            _guard: self.reclaimer.pin(),
+            _departures: None,
+        })
+    }
+}
+
+/// The entries of one set, each readable while `guard` lives: a step of a
+/// walk over the table (`Iter`).
+pub(crate) struct SetSnapshot<'a, K, V, R: Reclaimer> {
+    // Invariant: words loaded through `_guard`, so their entries stay
+    // allocated while it lives.
+    words: Vec<Word<Entry<K, V>>>,
+    _guard: R::Guard<'a>,
+}
+
+impl<'a, K, V, R: Reclaimer> SetSnapshot<'a, K, V, R> {
+    /// Reads the visible entries of set `index` under a new pin.
+    pub(crate) fn read(
+        table: &'a Table<K, V, R>,
+        index: usize,
+        mut words: Vec<Word<Entry<K, V>>>,
+    ) -> Self {
+        words.clear();
+        let guard = table.reclaimer.pin();
+        table.visit_set_words(&guard, index, |word| words.push(word));
+        SetSnapshot {
+            words,
+            _guard: guard,
+        }
+    }
+
+    /// The next entry of the set that has not expired by now (not when the
+    /// set was read), under a pin of its own.
+    pub(crate) fn next(&mut self, table: &'a Table<K, V, R>) -> Option<Guarded<'a, K, V, R>> {
+        while let Some(word) = self.words.pop() {
+            // SAFETY: loaded through `self._guard`, still alive (invariant).
+            if unsafe { entry::expired(word) } {
+                continue;
+            }
+            // Pinning again while `self._guard` lives keeps this thread pinned
+            // throughout, so the entry stays protected by the new guard after
+            // `self._guard` goes.
+            return Some(Guarded {
+                entry: NonNull::new(word.address()).expect("visible words are never null"),
+                _guard: table.reclaimer.pin(),
+                _departures: None,
+            });
+        }
+        None
+    }
+
+    /// Gives back the buffer for the next set.
+    pub(crate) fn into_buffer(self) -> Vec<Word<Entry<K, V>>> {
+        self.words
+    }
+}
