@@ -296,7 +296,9 @@ where
     /// - Flights are told apart by key equality: keys whose hashes collide
     ///   never wait for each other. `init` may use the cache for other keys;
     ///   asking for the same key from inside its own `init` panics (it could
-    ///   never finish).
+    ///   never finish). Two initializers that each need the other's key (A's
+    ///   loads B while B's loads A) deadlock, as in any single-flight cache;
+    ///   only the direct re-entry is detected.
     /// - A waiter may run its own `init` after all if the leader's entry was
     ///   evicted before the waiter could read it (a cache far too small for
     ///   its load), or if the leader failed.

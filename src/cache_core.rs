@@ -139,8 +139,16 @@ where
     ) -> Result<Guarded<'_, K, V, R>, E> {
         let flights = self.flights.get_or_init(Flights::default);
         let leading = loop {
-            match flights.join(hash, key, |key| self.table.get_guarded(hash, key, false)) {
-                Joined::Present(found) => return Ok(found),
+            let guard = self.table.reclaimer.pin();
+            let present =
+                |guard: &R::Guard<'_>, key: &K| self.table.get(guard, hash, key).is_some();
+            match flights.join(hash, key, guard, present) {
+                Joined::Present(returned) => {
+                    if let Some(found) = self.table.get_guarded(hash, &returned, false) {
+                        return Ok(found);
+                    }
+                    key = returned; // gone again: join again
+                }
                 Joined::Waited(returned, _handoff) => {
                     #[cfg(epoch_cache_mutant = "flight_keeps_entry")]
                     if let Some(found) = self.table.mutant_guarded(_handoff.entry) {

@@ -70,9 +70,9 @@ enum State<K> {
 }
 
 /// What a caller that missed should do next.
-pub(crate) enum Joined<'f, K, T> {
-    /// The key turned up in the table: `find`'s result.
-    Present(T),
+pub(crate) enum Joined<'f, K> {
+    /// The key turned up in the table: look it up (it may be gone again).
+    Present(K),
     /// A flight of this key ended while we waited: look it up again.
     Waited(K, Handoff),
     /// No flight of this key: run the initializer, then insert.
@@ -95,24 +95,31 @@ impl<K> Flights<K> {
 impl<K: Hash + Eq> Flights<K> {
     /// Joins the flight of `key`, or leads a new one.
     ///
-    /// `find` looks the key up in the table; it runs under the shard lock,
-    /// which settles the race with a leader that just finished (a leader
-    /// inserts before it leaves the shard, so a key absent here has no
-    /// finished flight). Waits, unpinned, for a flight of `key` to finish.
+    /// `present` looks the key up in the table through `guard`, a pin the
+    /// caller took before calling; it runs under the shard lock, which
+    /// settles the race with a leader that just finished (a leader inserts
+    /// before it leaves the shard, so a key absent here has no finished
+    /// flight). Pinning and unpinning may run reclamation, and so values'
+    /// `Drop`, so neither happens under the lock: `guard` is dropped once
+    /// the lock is released, before any wait. Waits, unpinned, for a flight
+    /// of `key` to finish.
     ///
     /// # Panics
     ///
     /// If this thread already leads a flight of `key`: a call from inside
     /// the key's own initializer would wait for itself for ever.
-    pub(crate) fn join<T>(
+    pub(crate) fn join<G>(
         &self,
         hash: u64,
         key: K,
-        find: impl FnOnce(&K) -> Option<T>,
-    ) -> Joined<'_, K, T> {
+        guard: G,
+        present: impl FnOnce(&G, &K) -> bool,
+    ) -> Joined<'_, K> {
         let mut shard = self.shard(hash);
-        if let Some(found) = find(&key) {
-            return Joined::Present(found);
+        if present(&guard, &key) {
+            drop(shard);
+            drop(guard);
+            return Joined::Present(key);
         }
         let me = current_thread().id();
         let mut ours = None;
@@ -136,6 +143,7 @@ impl<K: Hash + Eq> Flights<K> {
         }
         if let Some(flight) = ours {
             drop(shard);
+            drop(guard);
             let handoff = flight.wait();
             return Joined::Waited(key, handoff);
         }
@@ -146,6 +154,8 @@ impl<K: Hash + Eq> Flights<K> {
             finished: Condvar::new(),
         });
         shard.push(Arc::clone(&flight));
+        drop(shard);
+        drop(guard);
         Joined::Lead(Leading {
             flights: self,
             flight,

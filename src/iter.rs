@@ -1,14 +1,13 @@
-//! `Iter`: a walk over the table set by set, safe alongside writers.
+//! `Iter`: a walk over the table slot by slot, safe alongside writers.
 //!
 //! Entries never move between slots, so an entry present for the whole walk
 //! is seen exactly once; one inserted or removed during it may or may not be
-//! (weak consistency, as for iterators of concurrent maps). Expiry is checked
-//! when an entry is handed out, not when its set was read.
+//! (weak consistency, as for iterators of concurrent maps). Each step pins,
+//! loads its slot and hands out what it loaded, unless it has expired.
 
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::raw::guarded::SetSnapshot;
 use crate::raw::reclaim::Reclaimer;
 use crate::raw::set::WAYS;
 use crate::raw::table::Table;
@@ -17,8 +16,8 @@ use crate::refs::Ref;
 /// An iterator over the entries of a cache, from
 /// [`Cache::iter`](crate::Cache::iter).
 ///
-/// It holds a pin for the set it is in and each [`Ref`] it returns holds its
-/// own, so drop them promptly.
+/// It holds no pin between calls; each [`Ref`] it returns holds its own, so
+/// drop them promptly.
 ///
 /// ```
 /// use epoch_cache::Cache;
@@ -31,10 +30,8 @@ use crate::refs::Ref;
 /// ```
 pub struct Iter<'a, K, V, S, R: Reclaimer> {
     table: &'a Table<K, V, R>,
-    /// The next set to read.
-    next_set: usize,
-    /// The set being handed out, and the pin that keeps its entries.
-    current: Option<SetSnapshot<'a, K, V, R>>,
+    /// The next slot to read, counting slots across sets.
+    next_slot: usize,
     _hasher: PhantomData<&'a S>,
 }
 
@@ -42,8 +39,7 @@ impl<'a, K, V, S, R: Reclaimer> Iter<'a, K, V, S, R> {
     pub(crate) fn new(table: &'a Table<K, V, R>) -> Self {
         Iter {
             table,
-            next_set: 0,
-            current: None,
+            next_slot: 0,
             _hasher: PhantomData,
         }
     }
@@ -53,31 +49,21 @@ impl<'a, K, V, S, R: Reclaimer> Iterator for Iter<'a, K, V, S, R> {
     type Item = Ref<'a, K, V, R>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(set) = &mut self.current {
-                if let Some(entry) = set.next(self.table) {
-                    return Some(Ref::new(entry));
-                }
+        while self.next_slot < self.table.slots() {
+            let (set, slot) = (self.next_slot / WAYS, self.next_slot % WAYS);
+            self.next_slot += 1;
+            if let Some(entry) = self.table.guarded_at(set, slot) {
+                return Some(Ref::new(entry));
             }
-            if self.next_set == self.table.set_count() {
-                self.current = None;
-                return None;
-            }
-            // Reuse the buffer; the old snapshot's pin goes with it.
-            let buffer = match self.current.take() {
-                Some(set) => set.into_buffer(),
-                None => Vec::with_capacity(WAYS),
-            };
-            self.current = Some(SetSnapshot::read(self.table, self.next_set, buffer));
-            self.next_set += 1;
         }
+        None
     }
 }
 
 impl<K, V, S, R: Reclaimer> fmt::Debug for Iter<'_, K, V, S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Iter")
-            .field("next_set", &self.next_set)
+            .field("next_slot", &self.next_slot)
             .finish_non_exhaustive()
     }
 }

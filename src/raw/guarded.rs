@@ -10,7 +10,6 @@ use super::departures::Departures;
 use super::entry::{self, Entry, Unpublished};
 use super::reclaim::Reclaimer;
 use super::table::Table;
-use super::word::Word;
 
 /// An entry and the guard that keeps it allocated.
 pub(crate) struct Guarded<'a, K, V, R: Reclaimer> {
@@ -96,6 +95,26 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         }
     }
 
+    /// The entry in `slot` of set `index`, if it is visible and unexpired,
+    /// under a pin of its own: a step of a walk over the table (`Iter`).
+    /// Each step loads through the guard it keeps, so nothing it hands out
+    /// depends on an earlier pin (a nested pin need not share the outer one's
+    /// protection: a thread-local destructor pins through a fresh handle).
+    pub(crate) fn guarded_at(&self, index: usize, slot: usize) -> Option<Guarded<'_, K, V, R>> {
+        let guard = self.reclaimer.pin();
+        let word = self.load(&guard, &self.sets[index].slots[slot]);
+        // SAFETY: a visible word holds a live entry (Set invariant), protected
+        // by `guard`, which the result keeps.
+        if !word.is_visible() || unsafe { entry::expired(word) } {
+            return None;
+        }
+        Some(Guarded {
+            entry: NonNull::new(word.address()).expect("visible words are never null"),
+            _guard: guard,
+            _departures: None,
+        })
+    }
+
     /// Mutant: a single-flight waiter given the leader's entry by address,
     /// without looking it up. Unsound on purpose; the verification suite
     /// must notice.
@@ -109,56 +128,5 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             _guard: self.reclaimer.pin(),
             _departures: None,
         })
-    }
-}
-
-/// The entries of one set, each readable while `guard` lives: a step of a
-/// walk over the table (`Iter`).
-pub(crate) struct SetSnapshot<'a, K, V, R: Reclaimer> {
-    // Invariant: words loaded through `_guard`, so their entries stay
-    // allocated while it lives.
-    words: Vec<Word<Entry<K, V>>>,
-    _guard: R::Guard<'a>,
-}
-
-impl<'a, K, V, R: Reclaimer> SetSnapshot<'a, K, V, R> {
-    /// Reads the visible entries of set `index` under a new pin.
-    pub(crate) fn read(
-        table: &'a Table<K, V, R>,
-        index: usize,
-        mut words: Vec<Word<Entry<K, V>>>,
-    ) -> Self {
-        words.clear();
-        let guard = table.reclaimer.pin();
-        table.visit_set_words(&guard, index, |word| words.push(word));
-        SetSnapshot {
-            words,
-            _guard: guard,
-        }
-    }
-
-    /// The next entry of the set that has not expired by now (not when the
-    /// set was read), under a pin of its own.
-    pub(crate) fn next(&mut self, table: &'a Table<K, V, R>) -> Option<Guarded<'a, K, V, R>> {
-        while let Some(word) = self.words.pop() {
-            // SAFETY: loaded through `self._guard`, still alive (invariant).
-            if unsafe { entry::expired(word) } {
-                continue;
-            }
-            // Pinning again while `self._guard` lives keeps this thread pinned
-            // throughout, so the entry stays protected by the new guard after
-            // `self._guard` goes.
-            return Some(Guarded {
-                entry: NonNull::new(word.address()).expect("visible words are never null"),
-                _guard: table.reclaimer.pin(),
-                _departures: None,
-            });
-        }
-        None
-    }
-
-    /// Gives back the buffer for the next set.
-    pub(crate) fn into_buffer(self) -> Vec<Word<Entry<K, V>>> {
-        self.words
     }
 }

@@ -200,7 +200,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
 
     /// Loads a slot through `guard`.
     #[inline]
-    pub(super) fn load(
+    pub(crate) fn load(
         &self,
         guard: &R::Guard<'_>,
         slot: &AtomicPtr<Entry<K, V>>,
@@ -419,29 +419,13 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         index: usize,
         mut visit: impl FnMut(&Entry<K, V>),
     ) {
-        self.visit_set_words(guard, index, |word| {
-            // SAFETY: a live entry (Set invariant) protected by `guard`, and
-            // the borrow ends with this call.
-            if unsafe { !entry::expired(word) } {
-                // SAFETY: as above.
-                visit(unsafe { &*word.address() });
-            }
-        });
-    }
-
-    /// Calls `visit` with the word of each visible entry of set `index`,
-    /// expired or not (the caller checks expiry when it uses the entry). Each
-    /// word stays readable while `guard` lives.
-    pub(crate) fn visit_set_words(
-        &self,
-        guard: &R::Guard<'_>,
-        index: usize,
-        mut visit: impl FnMut(Word<Entry<K, V>>),
-    ) {
         for slot in &self.sets[index].slots {
             let word = self.load(guard, slot);
-            if word.is_visible() {
-                visit(word);
+            // SAFETY: a visible word holds a live entry (Set invariant),
+            // protected by `guard`; the borrow ends with this call.
+            if word.is_visible() && unsafe { !entry::expired(word) } {
+                // SAFETY: as above.
+                visit(unsafe { &*word.address() });
             }
         }
     }

@@ -30,6 +30,10 @@ use std::thread::LocalKey;
 ///
 /// A thread's handle, and the garbage it holds, are handed back to the cache
 /// when the thread exits. A cache may be used from a thread-local destructor.
+/// Dropping a cache waits for a thread that is exiting at that very moment
+/// to finish handing its handle back (which drops values it retired), so that
+/// every value is dropped by the time the cache is; a value's `Drop` that
+/// blocks on the thread dropping the cache would deadlock that wait.
 pub struct Crossbeam {
     // Drop order matters: the handles go first, pushing their local garbage to
     // the collector's global queue; dropping the last collector reference then
