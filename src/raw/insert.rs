@@ -364,7 +364,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::clock;
     use crate::raw::hooks::Hooks;
-    use crate::raw::reclaim::Crossbeam;
+    use crate::raw::reclaim::Seize;
     use crate::raw::table::sets_for;
 
     thread_local! {
@@ -383,7 +383,7 @@ pub(crate) mod tests {
             listener: None,
             stats: None,
         };
-        let table: Table<u64, u64, Crossbeam> =
+        let table: Table<u64, u64, Seize> =
             Table::new(capacity, sets_for(capacity).unwrap(), hooks).unwrap();
         let hash = 0x1234_5678_9ABC_DEF0;
         let mut out = table.departures();
