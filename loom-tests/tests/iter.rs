@@ -1,6 +1,6 @@
-//! Loom model of `Iter`'s nested pins: the iterator holds a pin for the set
-//! it hands out, and each `Ref` it returns pins again, so a `Ref` kept across
-//! `next()` (which drops the set's pin) must still protect its entry while
+//! Loom model of `Iter`'s pins: each `next()` pins, loads a slot and hands
+//! out what that pin loaded inside a `Ref` that keeps the pin, so a `Ref`
+//! kept across later `next()` calls must still protect its entry while
 //! another thread removes and replaces entries.
 #![cfg(all(epoch_cache_loom, crossbeam_loom))]
 
@@ -9,7 +9,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 #[test]
-fn iter_refs_outlive_the_sets_pin() {
+fn iter_refs_outlive_next() {
     model(1, || {
         let log = DropLog::new();
         let cache = Arc::new(cache(4));
@@ -24,8 +24,8 @@ fn iter_refs_outlive_the_sets_pin() {
         };
         let mut iter = cache.iter();
         let first = iter.next();
-        // Moving on drops the first set's pin once that set is exhausted;
-        // `first` must stay readable through its own.
+        // Moving on pins and unpins again for every slot; `first` must stay
+        // readable through its own pin.
         let rest: Vec<_> = iter.collect();
         for r in first.iter().chain(rest.iter()) {
             let (k, v) = (r.key().id(), r.read());
