@@ -50,10 +50,10 @@ use crate::stats::{CacheStats, Stats};
 /// the entry in place); keep them short, and never call back into the cache
 /// from them.
 ///
-/// A [`Ref`], [`Pinned`] or [`Iter`](crate::Iter) is a pin you hold: while
-/// it lives, every entry evicted, replaced or removed anywhere in the cache
-/// stays allocated, as with any epoch scheme. Hold one for a request or a
-/// batch, not for minutes. For a long-lived handle, store `Arc<V>` values and
+/// A [`Ref`] (also as [`Iter`](crate::Iter) yields it) or a [`Pinned`] is
+/// a pin you hold: while it lives, every entry evicted, replaced or removed
+/// anywhere in the cache stays allocated, as with any epoch scheme. Hold one
+/// for a request or a batch, not for minutes. For a long-lived handle, store `Arc<V>` values and
 /// take [`get_cloned`](Self::get_cloned): the `Arc` count is taken while the
 /// entry is protected, which is what a locked cache must remember to do under
 /// its lock, here safe by construction.

@@ -123,7 +123,7 @@
 //!   while an initializer or a listener takes seconds (tested: at most twice
 //!   the capacity while 300,000 inserts churn a 1,000-entry cache). Only a
 //!   key's `Hash` and `Eq` and the predicate of `retain` run pinned. A pin
-//!   you hold yourself (a [`Ref`], [`Pinned`] or [`Iter`]) holds back
+//!   you hold yourself (a [`Ref`], also from [`Iter`], or a [`Pinned`]) holds back
 //!   reclamation while it lives, as with any epoch scheme (see [`Cache`],
 //!   "What runs pinned"); one held for ever (a leaked `Ref`) holds it back
 //!   for good, and its garbage then outlives the cache (a leak, never a use
