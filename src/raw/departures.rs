@@ -91,9 +91,10 @@ impl<K, V, R: Reclaimer> Drop for Departures<'_, K, V, R> {
         }
         let guard = self.reclaimer.pin();
         for (word, _) in self.unlinked.drain(..) {
-            // SAFETY: retire's contract: (1) each word came from `entry::alloc`
-            // and is retired once, here, by its owner (invariant); (2) it is in
-            // no slot, so no guard pinned from now on can load it; (3) K and V
+            // Retire's contract, point by point: (1) each word came from
+            // `Unpublished` and is retired once, here, by its owner; (2) it is
+            // in no slot, so no guard pinned from now on can load it.
+            // SAFETY: (1) and (2) by the invariant, as just said; (3) K and V
             // are Send, as `new` required to build `retire`.
             unsafe { (self.retire)(self.reclaimer, &guard, word) }
         }

@@ -10,12 +10,12 @@
 pub(crate) fn run_in_forked_children(in_child: extern "C" fn()) -> bool {
     #[cfg(unix)]
     {
-        // SAFETY: `pthread_atfork` asks two things of its handlers. (1) They
-        // stay callable for as long as the process can fork: `in_child` is a
-        // function of this binary (an `extern "C" fn` item, never unloaded),
-        // and the null `prepare` and `parent` handlers are allowed. (2) A
-        // child handler calls only async-signal-safe functions: this
-        // function's documented contract for `in_child`.
+        // `pthread_atfork` asks two things of its handlers: (1) they stay
+        // callable for as long as the process can fork; (2) a child handler
+        // calls only async-signal-safe functions.
+        // SAFETY: (1) `in_child` is an `extern "C" fn` of this binary, never
+        // unloaded, and null `prepare` and `parent` handlers are allowed; (2)
+        // is this function's documented contract for `in_child`.
         unsafe { libc::pthread_atfork(None, None, Some(in_child)) == 0 }
     }
     #[cfg(not(unix))]

@@ -254,10 +254,11 @@ impl<T: ThreadData> Slot<T> {
                         .compare_exchange(state, CLOSED, Ordering::Acquire, Ordering::Relaxed)
                         .is_ok()
                     {
+                        // A holder's references into the slot are made and
+                        // dropped within one call that borrows the owner.
                         // SAFETY: we moved the slot to CLOSED, so no thread
-                        // touches it again; its holder, if any, holds no
-                        // reference into it: each is made and dropped within
-                        // one call that borrows the owner, now being dropped.
+                        // touches it again, and the owner is being dropped, so
+                        // no such call is running: no reference is alive.
                         unsafe { self.data.release() };
                         return;
                     }

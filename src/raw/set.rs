@@ -9,7 +9,7 @@ pub(crate) const WAYS: usize = 7;
 #[repr(C, align(64))]
 pub(crate) struct Set<E> {
     // Invariant: each slot holds a `Word` (`raw::word`): null, or an entry
-    // pointer from `entry::alloc` owned by the table, with its hints. A
+    // pointer from `Unpublished::new` owned by the table, with its hints. A
     // pointer is in at most one slot, and a key in at most one visible slot
     // of its two sets.
     pub(crate) slots: [AtomicPtr<E>; WAYS],

@@ -73,10 +73,11 @@ impl HandleCell {
     /// Called only by the thread that holds the slot.
     #[inline]
     fn pin(&self, collector: &Collector) -> crossbeam_epoch::Guard {
-        // SAFETY: we hold the slot (our caller's contract), so no other thread
-        // touches the cell, and this thread writes it only in `register`,
-        // which runs while it is `None`: no pin is using it then. A pin may
-        // reenter (a deferred drop may use the cache); both read.
+        // This thread writes the cell only in `register`, while it is `None`,
+        // so no pin is using it then; a pin may reenter (a deferred drop may
+        // use the cache), and both only read.
+        // SAFETY: we hold the slot (our caller's contract): no other thread
+        // touches the cell, and this thread's uses are as just said.
         if let Some(handle) = unsafe { &*self.handle.get() } {
             return handle.pin();
         }
@@ -90,12 +91,8 @@ impl HandleCell {
         let handle = collector.register();
         // SAFETY: as in `pin`: the cell is `None`, so no reference into it is
         // alive, and only this thread may write it.
-        unsafe { *self.handle.get() = Some(handle) };
-        // SAFETY: as in `pin`.
-        match unsafe { &*self.handle.get() } {
-            Some(handle) => handle.pin(),
-            None => unreachable!("just registered"),
-        }
+        let handle = unsafe { (*self.handle.get()).insert(handle) };
+        handle.pin()
     }
 }
 
