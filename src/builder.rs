@@ -39,7 +39,7 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 ///     .build()?;
 /// # Ok::<(), epoch_cache::BuildError>(())
 /// ```
-/// (`build` is with `Cache`, in `cache.rs`, the one module that makes one.)
+/// (`build` is with `Cache`, in `cache/mod.rs`, the one module that makes one.)
 pub struct Builder<K, V, S = DefaultHashBuilder, R = DefaultReclaimer> {
     pub(crate) capacity: Option<usize>,
     pub(crate) hasher: S,

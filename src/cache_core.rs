@@ -1,6 +1,6 @@
 //! What `Cache` and `Pinned` share: the table, the hasher, the default time
 //! to live and the loads in flight, with the operations both build on.
-//! Safe code over `raw/`; `cache.rs` is the public face.
+//! Safe code over `raw/`; `cache/` is the public face.
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};

@@ -1,5 +1,5 @@
 //! The unsafe core: sets of atomic slots, heap entries, the eviction policy
-//! and the reclamation backends. `cache.rs` wraps it in a safe API.
+//! and the reclamation backends. `cache/` wraps it in a safe API.
 
 pub(crate) mod departures;
 pub(crate) mod entry;

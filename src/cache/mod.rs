@@ -1,6 +1,7 @@
 //! `Cache`: the one public face of the cache, safe, over `cache_core` and
-//! `raw/`. Every public method of `Cache` is here (the rayon ones in
-//! `rayon_impls.rs`).
+//! `raw/`. Every public method of `Cache` is in this folder: the basic
+//! operations and sizes here, loading under single flight in `loading.rs`,
+//! whole-cache passes in `bulk.rs` (the rayon ones in `../rayon_impls.rs`).
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -11,13 +12,15 @@ use std::time::Duration;
 use crate::builder::{Builder, DefaultHashBuilder};
 use crate::cache_core::CacheCore;
 use crate::error::BuildError;
-use crate::iter::Iter;
 use crate::raw::hooks::Hooks;
 use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
 use crate::raw::set::WAYS;
 use crate::raw::table::{self, Table};
 use crate::refs::{Pinned, Ref};
 use crate::stats::{CacheStats, Stats};
+
+mod bulk;
+mod loading;
 
 /// A bounded concurrent cache whose reads take no lock and touch no reference
 /// count.
@@ -282,130 +285,6 @@ where
         let table = &self.core.table;
         self.core
             .for_each_set(|guard, out, set| table.clear_set(guard, out, set));
-    }
-
-    /// Returns `key`'s value, inserting `init()` if it is absent; of many
-    /// threads asking at once for the same absent key, one runs its `init`
-    /// and the others wait for it, then read what it inserted.
-    ///
-    /// - `init` runs with no lock and no epoch pin held, so a slow one (a
-    ///   remote fetch, a compile) holds back no one's memory; waiters wait
-    ///   unpinned too, and look the key up again when the load ends.
-    /// - A panic in `init` reaches only its own caller and leaves no entry;
-    ///   one waiting caller then runs its own `init`.
-    /// - Flights are told apart by key equality: keys whose hashes collide
-    ///   never wait for each other. `init` may use the cache for other keys;
-    ///   asking for the same key from inside its own `init` panics (it could
-    ///   never finish). Two initializers that each need the other's key (A's
-    ///   loads B while B's loads A) deadlock, as in any single-flight cache;
-    ///   only the direct re-entry is detected.
-    /// - A waiter may run its own `init` after all if the leader's entry was
-    ///   evicted before the waiter could read it (a cache far too small for
-    ///   its load), or if the leader failed.
-    /// - The [`Ref`] returned keeps a pin, so the eviction listener calls for
-    ///   what the insert evicted are made when the `Ref` is dropped.
-    /// - On a present key it costs what [`get`](Self::get) costs.
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<u64, String> = Cache::new(100);
-    /// let v = cache.get_or_insert_with(7, || "seven".to_string());
-    /// assert_eq!(v.as_str(), "seven");
-    /// drop(v);
-    /// let again = cache.get_or_insert_with(7, || unreachable!("present"));
-    /// assert_eq!(again.as_str(), "seven");
-    /// ```
-    #[inline]
-    pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> Ref<'_, K, V, R> {
-        match self.try_get_or_insert_with(key, || Ok::<V, std::convert::Infallible>(init())) {
-            Ok(r) => r,
-            Err(never) => match never {},
-        }
-    }
-
-    /// Like [`get_or_insert_with`](Self::get_or_insert_with), for an
-    /// initializer that can fail: an `Err` goes to its own caller and inserts
-    /// nothing, and the callers waiting on it retry with their own `init`.
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<u64, u64> = Cache::new(100);
-    /// let failed = cache.try_get_or_insert_with(1, || Err("backend down"));
-    /// assert_eq!(failed.unwrap_err(), "backend down");
-    /// assert!(!cache.contains_key(&1));
-    /// let v = cache.try_get_or_insert_with(1, || Ok::<_, &str>(10))?;
-    /// assert_eq!(*v, 10);
-    /// # Ok::<(), &str>(())
-    /// ```
-    #[inline]
-    pub fn try_get_or_insert_with<E>(
-        &self,
-        key: K,
-        init: impl FnOnce() -> Result<V, E>,
-    ) -> Result<Ref<'_, K, V, R>, E> {
-        self.core.get_or_load(key, init).map(Ref::new)
-    }
-
-    /// Iterates over the entries, each as a guarded [`Ref`]. Weakly
-    /// consistent: safe alongside writers; an entry present throughout is
-    /// seen exactly once; an entry expired by the time `next()` reaches it is
-    /// skipped.
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<&str, u32> = Cache::new(10);
-    /// cache.insert("a", 1);
-    /// cache.insert("b", 2);
-    /// let total: u32 = cache.iter().map(|r| *r.value()).sum();
-    /// assert_eq!(total, 3);
-    /// ```
-    pub fn iter(&self) -> Iter<'_, K, V, S, R> {
-        Iter::new(&self.core.table)
-    }
-
-    /// Removes every entry for which `keep` returns false (the listener sees
-    /// [`Removed`](crate::RemovalCause::Removed)), and every expired entry.
-    /// Weakly consistent, like [`iter`](Self::iter). `keep` reads each entry
-    /// in place, so it runs pinned (for one set of seven slots at a time):
-    /// keep it short. The listener runs unpinned, after each set.
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    ///
-    /// let cache: Cache<u64, u64> = Cache::new(100);
-    /// (0..10).for_each(|k| cache.insert(k, k));
-    /// cache.retain(|_, v| v % 2 == 0);
-    /// assert_eq!(cache.len(), 5);
-    /// assert!(!cache.contains_key(&3));
-    /// ```
-    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
-        let table = &self.core.table;
-        self.core
-            .for_each_set(|guard, out, set| table.retain_set(guard, out, set, &mut keep));
-    }
-
-    /// Unlinks every entry that has expired by now (the listener sees
-    /// [`Expired`](crate::RemovalCause::Expired)). Expired entries are also
-    /// unlinked, without this call, when an insert next writes their sets.
-    ///
-    /// ```
-    /// use epoch_cache::Cache;
-    /// use std::time::Duration;
-    ///
-    /// let cache: Cache<u64, u64> = Cache::new(10);
-    /// cache.insert_with_ttl(1, 1, Duration::from_millis(1));
-    /// std::thread::sleep(Duration::from_millis(5));
-    /// assert_eq!(cache.len(), 1); // expired, not yet unlinked
-    /// cache.purge_expired();
-    /// assert_eq!(cache.len(), 0);
-    /// ```
-    pub fn purge_expired(&self) {
-        let table = &self.core.table;
-        self.core
-            .for_each_set(|guard, out, set| table.purge_set(guard, out, set));
     }
 
     /// Checks the table's invariants (tests and fuzzing only); call while no
