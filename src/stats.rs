@@ -1,9 +1,8 @@
 //! Per-thread statistics: a hit writes only its own thread's counter.
 
-use std::thread::LocalKey;
-
 use crate::raw::per_thread::{PerThread, Registry, ThreadData};
 use crate::sync::unmodeled::{AtomicU64, Ordering};
+use crate::sync::{const_thread_local, LocalKey};
 use crate::RemovalCause;
 
 /// A snapshot of a cache's counters, from [`Cache::stats`](crate::Cache::stats).
@@ -65,8 +64,8 @@ struct Counters {
 
 impl ThreadData for Counters {
     fn registry() -> &'static LocalKey<Registry<Self>> {
-        thread_local! {
-            static COUNTERS: Registry<Counters> = const { Registry::new() };
+        const_thread_local! {
+            static COUNTERS: Registry<Counters> = Registry::new();
         }
         &COUNTERS
     }

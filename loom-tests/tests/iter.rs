@@ -10,7 +10,7 @@ use loom::thread;
 
 #[test]
 fn iter_refs_outlive_next() {
-    model(1, || {
+    model(3, || {
         let log = DropLog::new();
         let cache = Arc::new(cache(4));
         cache.insert(key(1), log.value(10));

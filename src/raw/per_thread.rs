@@ -19,14 +19,19 @@
 //! In a thread-local destructor that runs after the registry's, there is no
 //! slot: [`PerThread::mine`] returns `None` and the caller falls back to
 //! something that needs none.
+//!
+//! Under loom the registries are loom's thread-locals (one per modelled
+//! thread, dropped when it ends) and the slots' states are loom's atomics, so
+//! the models in `loom-tests/` check this protocol: claiming a slot an exited
+//! thread handed back, and closing slots when the owner is dropped.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::thread::LocalKey;
 
-use crate::sync::unmodeled::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use crate::sync::unmodeled::AtomicU64;
+use crate::sync::{const_thread_local, yield_now, AtomicPtr, AtomicU8, LocalKey, Ordering};
 
 /// What a thread keeps in its slot.
 pub(crate) trait ThreadData: Default + Send + Sync + Sized + 'static {
@@ -76,14 +81,21 @@ pub(crate) struct PerThread<T: ThreadData> {
     _owns: PhantomData<Arc<Slot<T>>>,
 }
 
+/// The order of a successful claim of a FREE slot (see `claim_or_push`).
+/// The mutant `relaxed_claim` weakens it, for the loom models to catch.
+#[cfg(not(epoch_cache_mutant = "relaxed_claim"))]
+const CLAIM: Ordering = Ordering::Acquire;
+#[cfg(epoch_cache_mutant = "relaxed_claim")]
+const CLAIM: Ordering = Ordering::Relaxed;
+
 /// The source of owner ids. Starts at 1: 0 is the registry's "none".
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-thread_local! {
+const_thread_local! {
     /// The slot whose release this thread is running, if any: an owner's drop
     /// that finds it BUSY must not wait for itself (the release ran user code
     /// that dropped the owner). No destructor, so it is always reachable.
-    static RELEASING: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+    static RELEASING: Cell<*const ()> = Cell::new(std::ptr::null());
 }
 
 impl<T: ThreadData> Default for PerThread<T> {
@@ -157,7 +169,7 @@ impl<T: ThreadData> PerThread<T> {
                 // Relaxed on failure: another thread claimed it; move on.
                 && slot
                     .state
-                    .compare_exchange(FREE, OWNED, Ordering::Acquire, Ordering::Relaxed)
+                    .compare_exchange(FREE, OWNED, CLAIM, Ordering::Relaxed)
                     .is_ok()
             {
                 // SAFETY: `node` came from `Arc::into_raw` and the list still
@@ -220,7 +232,9 @@ impl<T: ThreadData> PerThread<T> {
 
 impl<T: ThreadData> Drop for PerThread<T> {
     fn drop(&mut self) {
-        let mut node = *self.head.get_mut();
+        // Relaxed: `&mut self`; whatever handed us the owner ordered every
+        // push before this drop.
+        let mut node = self.head.load(Ordering::Relaxed);
         while !node.is_null() {
             // SAFETY: the list's strong count of this slot (invariant),
             // given up here, once.
@@ -271,10 +285,10 @@ impl<T: ThreadData> Slot<T> {
                 BUSY => {
                     // Another thread is exiting; its release is short.
                     waits += 1;
-                    if waits < 64 {
+                    if waits < 64 && cfg!(not(epoch_cache_loom)) {
                         std::hint::spin_loop();
                     } else {
-                        std::thread::yield_now();
+                        yield_now();
                     }
                 }
                 _ => return, // CLOSED: only this drop closes, once
@@ -385,8 +399,8 @@ mod tests {
 
     impl ThreadData for Tally {
         fn registry() -> &'static LocalKey<Registry<Self>> {
-            thread_local! {
-                static TALLIES: Registry<Tally> = const { Registry::new() };
+            const_thread_local! {
+                static TALLIES: Registry<Tally> = Registry::new();
             }
             &TALLIES
         }
@@ -455,8 +469,8 @@ mod tests {
 
     impl ThreadData for Probe {
         fn registry() -> &'static LocalKey<Registry<Self>> {
-            thread_local! {
-                static PROBES: Registry<Probe> = const { Registry::new() };
+            const_thread_local! {
+                static PROBES: Registry<Probe> = Registry::new();
             }
             &PROBES
         }
@@ -500,8 +514,8 @@ mod tests {
                 self.1.send(self.0.mine().is_some()).unwrap();
             }
         }
-        thread_local! {
-            static AT_EXIT: RefCell<Option<AtExit>> = const { RefCell::new(None) };
+        const_thread_local! {
+            static AT_EXIT: RefCell<Option<AtExit>> = RefCell::new(None);
         }
         let owner = Arc::new(PerThread::<Tally>::default());
         let (report, reported) = mpsc::channel();
@@ -523,8 +537,8 @@ mod tests {
 
     impl ThreadData for SelfOwned {
         fn registry() -> &'static LocalKey<Registry<Self>> {
-            thread_local! {
-                static SELF_OWNED: Registry<SelfOwned> = const { Registry::new() };
+            const_thread_local! {
+                static SELF_OWNED: Registry<SelfOwned> = Registry::new();
             }
             &SELF_OWNED
         }

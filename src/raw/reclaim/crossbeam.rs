@@ -14,15 +14,9 @@ use std::marker::PhantomData;
 #[cfg(not(epoch_cache_mutant = "free_on_unlink"))]
 use super::drop_box;
 use super::{sealed, Reclaimer};
-#[cfg(not(epoch_cache_loom))]
 use crate::raw::per_thread::{PerThread, Registry, ThreadData};
-#[cfg(not(epoch_cache_loom))]
-use crate::sync::unmodeled::UnsafeCell;
-use crate::sync::{AtomicPtr, Ordering};
-#[cfg(not(epoch_cache_loom))]
+use crate::sync::{const_thread_local, AtomicPtr, LocalKey, Ordering, UnsafeCell};
 use crossbeam_epoch::{Collector, LocalHandle};
-#[cfg(not(epoch_cache_loom))]
-use std::thread::LocalKey;
 
 /// The crossbeam-epoch backend: one `crossbeam_epoch::Collector` per cache,
 /// with a handle per thread. Pinning costs a full fence; it is the backend
@@ -38,13 +32,11 @@ pub struct Crossbeam {
     // Drop order matters: the handles go first, pushing their local garbage to
     // the collector's global queue; dropping the last collector reference then
     // runs every deferred destructor.
-    #[cfg(not(epoch_cache_loom))]
     handles: PerThread<HandleCell>,
     collector: crossbeam_epoch::Collector,
 }
 
 /// A thread's `LocalHandle` for one cache: the data of its per-thread slot.
-#[cfg(not(epoch_cache_loom))]
 #[derive(Default)]
 struct HandleCell {
     // Invariant: touched only by the thread that holds the slot, and by
@@ -59,56 +51,60 @@ struct HandleCell {
 // at a time: its slot's holder, then whoever releases the slot, after a
 // change of the slot's state that orders the two (an exiting holder's own
 // thread, or the cache's drop, which follows every use of the cache).
-#[cfg(not(epoch_cache_loom))]
 unsafe impl Send for HandleCell {}
 // SAFETY: as for Send: shared references reach the handle only through `pin`
 // on the holder's thread and `release`, which the invariant keeps apart.
-#[cfg(not(epoch_cache_loom))]
 unsafe impl Sync for HandleCell {}
 
-#[cfg(not(epoch_cache_loom))]
 impl HandleCell {
     /// Pins this thread's handle, registering it on the thread's first pin.
     ///
     /// Called only by the thread that holds the slot.
     #[inline]
     fn pin(&self, collector: &Collector) -> crossbeam_epoch::Guard {
-        // This thread writes the cell only in `register`, while it is `None`,
-        // so no pin is using it then; a pin may reenter (a deferred drop may
-        // use the cache), and both only read.
-        // SAFETY: we hold the slot (our caller's contract): no other thread
-        // touches the cell, and this thread's uses are as just said.
-        if let Some(handle) = unsafe { &*self.handle.get() } {
-            return handle.pin();
+        loop {
+            // A pin may reenter (its collection runs deferred drops, which may
+            // use the cache), and reentrant pins only read the cell: shared
+            // accesses overlap, the one write (`register`) overlaps nothing.
+            let pinned = self.handle.with(|cell| {
+                // SAFETY: we hold the slot (our caller's contract), so no other
+                // thread touches the cell; this thread writes it only in
+                // `register`, which runs no code while it does.
+                unsafe { (*cell).as_ref() }.map(LocalHandle::pin)
+            });
+            if let Some(guard) = pinned {
+                return guard;
+            }
+            self.register(collector);
         }
-        self.register(collector)
     }
 
     #[cold]
     #[inline(never)]
-    fn register(&self, collector: &Collector) -> crossbeam_epoch::Guard {
-        // Registering runs no user code, so nothing can reenter meanwhile.
+    fn register(&self, collector: &Collector) {
         let handle = collector.register();
-        // SAFETY: as in `pin`: the cell is `None`, so no reference into it is
-        // alive, and only this thread may write it.
-        let handle = unsafe { (*self.handle.get()).insert(handle) };
-        handle.pin()
+        self.handle.with_mut(|cell| {
+            // SAFETY: as in `pin`; the cell holds `None` (no reference into
+            // it is alive), and overwriting `None` runs no code.
+            unsafe { *cell = Some(handle) }
+        });
     }
 }
 
-#[cfg(not(epoch_cache_loom))]
 impl ThreadData for HandleCell {
     fn registry() -> &'static LocalKey<Registry<Self>> {
-        thread_local! {
-            static HANDLES: Registry<HandleCell> = const { Registry::new() };
+        const_thread_local! {
+            static HANDLES: Registry<HandleCell> = Registry::new();
         }
         &HANDLES
     }
 
     unsafe fn release(&self) {
-        // SAFETY: `release`'s contract: the slot is ours alone, and no
-        // reference into the cell is alive.
-        let handle = unsafe { (*self.handle.get()).take() };
+        let handle = self.handle.with_mut(|cell| {
+            // SAFETY: `release`'s contract: the slot is ours alone, and no
+            // reference into the cell is alive.
+            unsafe { (*cell).take() }
+        });
         // Finalises the `Local` (its bag goes to the global queue) unless a
         // guard of it is still alive, in which case the guard's unpin does.
         // Outside the cell: the drop may run deferred drops, i.e. user code.
@@ -119,7 +115,6 @@ impl ThreadData for HandleCell {
 /// Pins through a handle of its own, for a thread whose slots are gone (a
 /// thread-local destructor that runs after theirs): the guard keeps the
 /// `Local` alive and, when it unpins, hands its garbage to the collector.
-#[cfg(not(epoch_cache_loom))]
 #[cold]
 #[inline(never)]
 fn pin_unregistered(collector: &Collector) -> crossbeam_epoch::Guard {
@@ -148,7 +143,6 @@ impl Reclaimer for Crossbeam {
 
     fn new() -> Self {
         Crossbeam {
-            #[cfg(not(epoch_cache_loom))]
             handles: PerThread::default(),
             collector: crossbeam_epoch::Collector::new(),
         }
@@ -156,15 +150,10 @@ impl Reclaimer for Crossbeam {
 
     #[inline]
     fn pin(&self) -> Self::Guard<'_> {
-        #[cfg(not(epoch_cache_loom))]
         let guard = match self.handles.mine() {
             Some(cell) => cell.pin(&self.collector),
             None => pin_unregistered(&self.collector),
         };
-        // Loom threads share one OS thread, so a thread-local cannot tell them
-        // apart; register a fresh handle instead (the guard keeps it alive).
-        #[cfg(epoch_cache_loom)]
-        let guard = self.collector.register().pin();
         CrossbeamGuard {
             guard,
             _cache: PhantomData,
