@@ -144,6 +144,38 @@ fn replacement_accounts_for_old_and_new<R: Reclaimer>() {
     assert_eq!(c.weight(), resident_weight(&c));
 }
 
+/// Making room for a heavier value of a present key evicts another entry,
+/// even one the policy would rather keep, never the key's own copy: the
+/// old value leaves as `Replaced`.
+fn replacing_never_evicts_its_own_key<R: Reclaimer>() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&log);
+    let c: TestCache<u64, u64, R> = Cache::builder()
+        .capacity(100)
+        .max_weight(100)
+        .weigher(|_: &u64, v: &u64| *v)
+        .eviction_listener(move |k: &u64, v: &u64, cause| {
+            seen.lock().unwrap().push((*k, *v, cause))
+        })
+        .reclaimer::<R>()
+        .build()
+        .unwrap();
+    c.insert(1, 50); // a newcomer never read: the policy's first victim
+    c.insert(2, 40);
+    for _ in 0..4 {
+        assert!(c.contains_key(&2)); // key 2 is hot
+    }
+    c.insert(1, 70);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            (2, 40, RemovalCause::Evicted),
+            (1, 50, RemovalCause::Replaced)
+        ]
+    );
+    assert_eq!((c.weight(), c.get_cloned(&1)), (70, Some(70)));
+}
+
 fn oversized_entries_go_to_the_listener<R: Reclaimer>() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&log);
@@ -275,6 +307,7 @@ for_each_backend!(
     weight_never_exceeds_max_weight,
     full_cache_holds_at_least_half,
     replacement_accounts_for_old_and_new,
+    replacing_never_evicts_its_own_key,
     oversized_entries_go_to_the_listener,
     panicking_weigher_changes_nothing,
     zero_weight_counts_against_capacity_only,
