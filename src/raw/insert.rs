@@ -65,8 +65,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 let old_weight = self.weight_of(found.word);
                 if self.shape.weighted {
                     let grow = weight.saturating_sub(old_weight);
-                    let spare = Some((found.side, found.slot));
-                    reserved.hold(guard, out, &probe, grow, spare);
+                    reserved.hold(guard, out, &probe, grow, Some(&found));
                 }
                 let visible = new.word().tagged(probe.tag, false);
                 // PUBLISH on success: readers that Acquire the word see the new
@@ -202,7 +201,8 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 // take over that entry's ticket.
                 None => {
                     // Only worth it if a slot here is free to take afterwards.
-                    if pick_free(&words).is_none() || !self.evict_elsewhere(guard, out) {
+                    if pick_free(&words).is_none() || !self.evict_elsewhere(guard, out, Word::NULL)
+                    {
                         return None;
                     }
                     ticket = true;
@@ -243,12 +243,13 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         won
     }
 
-    /// Unlinks one visible entry from any set; true if this thread did, and so
-    /// now holds its ticket (its weight is given back).
+    /// Unlinks one visible entry other than `spare` from any set; true if
+    /// this thread did, and so now holds its ticket (its weight is given back).
     pub(super) fn evict_elsewhere(
         &self,
         guard: &R::Guard<'_>,
         out: &mut Departures<'_, K, V, R>,
+        spare: Word<Entry<K, V>>,
     ) -> bool
     where
         K: Send,
@@ -261,7 +262,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             let set = &self.sets[(start + step) % n];
             for slot in &set.slots {
                 let word = self.load(guard, slot);
-                if word.is_visible() && self.unlink(slot, word) {
+                if word.is_visible() && word != spare && self.unlink(slot, word) {
                     if self.shape.weighted {
                         self.release_weight(self.weight_of(word));
                     }

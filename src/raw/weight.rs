@@ -25,7 +25,7 @@ use super::entry::{self, Entry, Unpublished};
 use super::policy;
 use super::reclaim::Reclaimer;
 use super::set::WAYS;
-use super::table::{Probe, Side, Table};
+use super::table::{Found, Probe, Side, Table};
 use super::word::Word;
 use crate::sync::Ordering;
 use crate::RemovalCause;
@@ -126,7 +126,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     }
 
     /// Evicts one visible entry by the policy from the key's two sets, but
-    /// not the one in `spare` (a copy the caller is about to replace).
+    /// not `spare` (the key's copy the caller is about to replace).
     /// Returns false if they hold no candidate; true if it evicted one or
     /// lost a race for it (worth another look).
     fn evict_from_sets(
@@ -134,7 +134,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         guard: &R::Guard<'_>,
         out: &mut Departures<'_, K, V, R>,
         probe: &Probe,
-        spare: Option<(Side, usize)>,
+        spare: Option<&Found<K, V>>,
     ) -> bool
     where
         K: Send,
@@ -149,8 +149,8 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             Side::BOTH.map(|side| self.policy_of(probe, side).load(Ordering::Relaxed));
         let mut visible =
             words.map(|ws| (0..WAYS).fold(0_u8, |m, i| m | (u8::from(ws[i].is_visible()) << i)));
-        if let Some((side, slot)) = spare {
-            visible[side.index()] &= !(1 << slot);
+        if let Some(spare) = spare {
+            visible[spare.side.index()] &= !(1 << spare.slot);
         }
         let Some((index, slot, rank)) = policy::choose_victim(policy_words, visible, probe.hash)
         else {
@@ -181,7 +181,8 @@ impl<'t, K, V, R: Reclaimer> Reservation<'t, K, V, R> {
     }
 
     /// Holds exactly `need`, evicting by the policy until it fits: first
-    /// from the key's two sets (sparing `spare`), then anywhere.
+    /// from the key's two sets, then anywhere, never `spare` (the key's copy
+    /// that the caller is about to replace: it leaves as `Replaced`).
     ///
     /// A thread that can evict nothing gives back what it holds before it
     /// waits, so two inserts that each hold part of the room they need
@@ -192,7 +193,7 @@ impl<'t, K, V, R: Reclaimer> Reservation<'t, K, V, R> {
         out: &mut Departures<'_, K, V, R>,
         probe: &Probe,
         need: u64,
-        spare: Option<(Side, usize)>,
+        spare: Option<&Found<K, V>>,
     ) where
         K: Send,
         V: Send,
@@ -206,7 +207,7 @@ impl<'t, K, V, R: Reclaimer> Reservation<'t, K, V, R> {
         let backoff = Backoff::new();
         while !table.try_reserve(need - self.held) {
             let evicted = table.evict_from_sets(guard, out, probe, spare)
-                || table.evict_elsewhere(guard, out) && {
+                || table.evict_elsewhere(guard, out, spare.map_or(Word::NULL, |s| s.word)) && {
                     // An eviction outside the key's sets frees a ticket too,
                     // which this insert does not need.
                     table.release_ticket();
