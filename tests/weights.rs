@@ -144,6 +144,32 @@ fn replacement_accounts_for_old_and_new<R: Reclaimer>() {
     assert_eq!(c.weight(), resident_weight(&c));
 }
 
+/// Every way out of the cache gives the entry's weight back.
+fn every_departure_gives_its_weight_back<R: Reclaimer>() {
+    let ledger = Arc::new(DropLedger::default());
+    let c: TestCache<u64, Counted, R> = weighted(100, 10_000);
+    for key in 0..20 {
+        c.insert(key, ledger.value((key << 8) | key));
+    }
+    let total: u64 = (0..20).sum();
+    assert_eq!(c.weight(), total);
+    assert!(c.remove(&7));
+    assert_eq!(c.weight(), total - 7);
+    c.retain(|k, _| k % 2 == 0);
+    assert_eq!(c.weight(), (0..20).filter(|k| k % 2 == 0).sum::<u64>());
+    assert_eq!(c.weight(), resident_weight(&c));
+    c.insert_with_ttl(
+        100,
+        ledger.value((100 << 8) | 50),
+        std::time::Duration::from_millis(1),
+    );
+    thread::sleep(std::time::Duration::from_millis(5));
+    c.purge_expired();
+    assert_eq!(c.weight(), resident_weight(&c));
+    c.clear();
+    assert_eq!((c.len(), c.weight()), (0, 0));
+}
+
 /// Making room for a heavier value of a present key evicts another entry,
 /// even one the policy would rather keep, never the key's own copy: the
 /// old value leaves as `Replaced`.
@@ -307,6 +333,7 @@ for_each_backend!(
     weight_never_exceeds_max_weight,
     full_cache_holds_at_least_half,
     replacement_accounts_for_old_and_new,
+    every_departure_gives_its_weight_back,
     replacing_never_evicts_its_own_key,
     oversized_entries_go_to_the_listener,
     panicking_weigher_changes_nothing,
