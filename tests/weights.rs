@@ -172,34 +172,38 @@ fn every_departure_gives_its_weight_back<R: Reclaimer>() {
 
 /// Making room for a heavier value of a present key evicts another entry,
 /// even one the policy would rather keep, never the key's own copy: the
-/// old value leaves as `Replaced`.
+/// old value leaves as `Replaced`. Over many pairs of keys, so that some
+/// share their sets (eviction by the policy) and some do not (eviction
+/// elsewhere).
 fn replacing_never_evicts_its_own_key<R: Reclaimer>() {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&log);
-    let c: TestCache<u64, u64, R> = Cache::builder()
-        .capacity(100)
-        .max_weight(100)
-        .weigher(|_: &u64, v: &u64| *v)
-        .eviction_listener(move |k: &u64, v: &u64, cause| {
-            seen.lock().unwrap().push((*k, *v, cause))
-        })
-        .reclaimer::<R>()
-        .build()
-        .unwrap();
-    c.insert(1, 50); // a newcomer never read: the policy's first victim
-    c.insert(2, 40);
-    for _ in 0..4 {
-        assert!(c.contains_key(&2)); // key 2 is hot
+    for (a, b) in (0..16).map(|i| (2 * i, 2 * i + 1)) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&log);
+        let c: TestCache<u64, u64, R> = Cache::builder()
+            .capacity(100)
+            .max_weight(100)
+            .weigher(|_: &u64, v: &u64| *v)
+            .eviction_listener(move |k: &u64, v: &u64, cause| {
+                seen.lock().unwrap().push((*k, *v, cause))
+            })
+            .reclaimer::<R>()
+            .build()
+            .unwrap();
+        c.insert(a, 50); // a newcomer never read: the policy's first victim
+        c.insert(b, 40);
+        for _ in 0..4 {
+            assert!(c.contains_key(&b)); // key b is hot
+        }
+        c.insert(a, 70);
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                (b, 40, RemovalCause::Evicted),
+                (a, 50, RemovalCause::Replaced)
+            ]
+        );
+        assert_eq!((c.weight(), c.get_cloned(&a)), (70, Some(70)));
     }
-    c.insert(1, 70);
-    assert_eq!(
-        *log.lock().unwrap(),
-        [
-            (2, 40, RemovalCause::Evicted),
-            (1, 50, RemovalCause::Replaced)
-        ]
-    );
-    assert_eq!((c.weight(), c.get_cloned(&1)), (70, Some(70)));
 }
 
 fn oversized_entries_go_to_the_listener<R: Reclaimer>() {
