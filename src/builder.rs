@@ -5,9 +5,14 @@ use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use crate::error::BuildError;
 use crate::raw::hooks::Listener;
 use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
+use crate::raw::table::Limits;
 use crate::removal::RemovalCause;
+
+/// Weighs an entry, for a cache with a bound on total weight.
+pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 
 /// The default hasher: foldhash's fast variant, randomly seeded per cache.
 ///
@@ -46,6 +51,9 @@ pub struct Builder<K, V, S = DefaultHashBuilder, R = DefaultReclaimer> {
     pub(crate) time_to_live: Option<Duration>,
     pub(crate) listener: Option<Listener<K, V>>,
     pub(crate) record_stats: bool,
+    pub(crate) max_weight: Option<u64>,
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    pub(crate) time_to_idle: Option<Duration>,
     pub(crate) _reclaimer: PhantomData<fn() -> R>,
 }
 
@@ -57,6 +65,9 @@ impl<K, V> Builder<K, V> {
             time_to_live: None,
             listener: None,
             record_stats: false,
+            max_weight: None,
+            weigher: None,
+            time_to_idle: None,
             _reclaimer: PhantomData,
         }
     }
@@ -150,6 +161,128 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
         self
     }
 
+    /// A bound on the total weight of the entries, which [`weigher`](Self::weigher)
+    /// gives each one; the two go together. [`capacity`](Self::capacity)
+    /// still bounds the number of entries (and sizes the table), so set it
+    /// to the most entries you expect at once.
+    ///
+    /// [`Cache::weight`](crate::Cache::weight) never exceeds it, at any
+    /// instant, under any concurrency: an insert reserves its entry's weight
+    /// before the entry becomes visible, evicting by the policy until it
+    /// fits (first from the key's own two sets, then from any set). An
+    /// entry heavier than the bound is never stored: it goes straight to
+    /// the eviction listener as [`RemovalCause::Evicted`] (an older value of
+    /// its key leaves as `Replaced`), and the insert returns normally.
+    /// Zero is refused with [`BuildError::ZeroMaxWeight`](crate::BuildError::ZeroMaxWeight);
+    /// without a weigher, with [`BuildError::MaxWeightWithoutWeigher`](crate::BuildError::MaxWeightWithoutWeigher).
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, Vec<u8>> = Cache::builder()
+    ///     .capacity(1_000)
+    ///     .max_weight(100)
+    ///     .weigher(|_key: &u64, value: &Vec<u8>| value.len() as u64)
+    ///     .build()?;
+    /// cache.insert(1, vec![0; 60]);
+    /// cache.insert(2, vec![0; 60]); // evicts key 1 to make room
+    /// assert_eq!(cache.weight(), 60);
+    /// cache.insert(3, vec![0; 101]); // heavier than the bound: not stored
+    /// assert!(!cache.contains_key(&3));
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn max_weight(mut self, max_weight: u64) -> Self {
+        self.max_weight = Some(max_weight);
+        self
+    }
+
+    /// How much an entry weighs against [`max_weight`](Self::max_weight)
+    /// (required with it, refused without it:
+    /// [`BuildError::WeigherWithoutMaxWeight`](crate::BuildError::WeigherWithoutMaxWeight)).
+    /// Each entry costs 8 more bytes, for its weight.
+    ///
+    /// It is called once per insert, and once per value loaded by
+    /// [`get_or_insert_with`](crate::Cache::get_or_insert_with), before
+    /// anything is reserved or linked, with no epoch pin held by the crate
+    /// (through [`Pinned::insert`](crate::Pinned::insert) it runs under
+    /// your pin). A weight of 0 is allowed: the entry costs no weight, but
+    /// still counts against [`capacity`](Self::capacity). If the weigher
+    /// panics, the panic reaches the caller of the insert, the key and value
+    /// are dropped, and the cache is unchanged.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<String, String> = Cache::builder()
+    ///     .capacity(10_000)
+    ///     .max_weight(1 << 20)
+    ///     .weigher(|key: &String, value: &String| (key.len() + value.len()) as u64)
+    ///     .build()?;
+    /// cache.insert("k".to_string(), "value".to_string());
+    /// assert_eq!(cache.weight(), 6);
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) -> Self {
+        self.weigher = Some(Box::new(weigher));
+        self
+    }
+
+    /// Expires an entry not read for `idle` (a [`get`](crate::Cache::get),
+    /// `get_cloned`, `contains_key`, or a hit of `get_or_insert_with`;
+    /// iteration is not a read). Combines with
+    /// [`time_to_live`](Self::time_to_live): whichever comes first wins.
+    /// Each entry costs 8 more bytes, for its idle deadline.
+    ///
+    /// An idle-expired entry is never returned, is skipped by iteration, and
+    /// leaves as [`RemovalCause::Expired`] when an insert next writes its
+    /// set, or by [`retain`](crate::Cache::retain) or
+    /// [`purge_expired`](crate::Cache::purge_expired). A read pushes the
+    /// deadline back by reading the coarse clock, and stores only once the
+    /// clock has moved an eighth of `idle` since the last store, so a hot
+    /// entry's reads store nothing in all but a few: an entry may therefore
+    /// expire up to an eighth of `idle` early, never late. Zero is refused
+    /// with [`BuildError::ZeroTimeToIdle`](crate::BuildError::ZeroTimeToIdle);
+    /// durations round up to whole milliseconds.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: Cache<u64, u64> =
+    ///     Cache::builder().capacity(10).time_to_idle(Duration::from_millis(40)).build()?;
+    /// cache.insert(1, 1);
+    /// std::thread::sleep(Duration::from_millis(60));
+    /// assert!(!cache.contains_key(&1)); // not read for 40 ms
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn time_to_idle(mut self, idle: Duration) -> Self {
+        self.time_to_idle = Some(idle);
+        self
+    }
+
+    /// Checks the weight and idle options, and turns them into the table's
+    /// limits.
+    pub(crate) fn limits(&self) -> Result<Limits, BuildError> {
+        let max_weight = match (self.max_weight, &self.weigher) {
+            (Some(0), _) => return Err(BuildError::ZeroMaxWeight),
+            (Some(max), Some(_)) => Some(max),
+            (None, None) => None,
+            (Some(_), None) => return Err(BuildError::MaxWeightWithoutWeigher),
+            (None, Some(_)) => return Err(BuildError::WeigherWithoutMaxWeight),
+        };
+        let idle_ms = match self.time_to_idle {
+            Some(Duration::ZERO) => return Err(BuildError::ZeroTimeToIdle),
+            Some(idle) => {
+                Some(u64::try_from(idle.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX))
+            }
+            None => None,
+        };
+        Ok(Limits {
+            max_weight,
+            idle_ms,
+        })
+    }
+
     /// The hasher for keys.
     ///
     /// ```
@@ -167,6 +300,9 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
             time_to_live: self.time_to_live,
             listener: self.listener,
             record_stats: self.record_stats,
+            max_weight: self.max_weight,
+            weigher: self.weigher,
+            time_to_idle: self.time_to_idle,
             _reclaimer: PhantomData,
         }
     }
@@ -188,6 +324,9 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
             time_to_live: self.time_to_live,
             listener: self.listener,
             record_stats: self.record_stats,
+            max_weight: self.max_weight,
+            weigher: self.weigher,
+            time_to_idle: self.time_to_idle,
             _reclaimer: PhantomData,
         }
     }
@@ -200,6 +339,9 @@ impl<K, V, S, R> fmt::Debug for Builder<K, V, S, R> {
             .field("time_to_live", &self.time_to_live)
             .field("eviction_listener", &self.listener.is_some())
             .field("record_stats", &self.record_stats)
+            .field("max_weight", &self.max_weight)
+            .field("weigher", &self.weigher.is_some())
+            .field("time_to_idle", &self.time_to_idle)
             .finish_non_exhaustive()
     }
 }

@@ -1,5 +1,6 @@
 //! What `Cache` and `Pinned` share: the table, the hasher, the default time
-//! to live and the loads in flight, with the operations both build on.
+//! to live, the weigher, the time to idle and the loads in flight, with the
+//! operations both build on.
 //! Safe code over `raw/`; `cache/` is the public face.
 
 use std::borrow::Borrow;
@@ -7,10 +8,11 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::builder::Weigher;
 use crate::clock;
 use crate::flight::{Flights, Handoff, Joined};
 use crate::raw::departures::Departures;
-use crate::raw::entry::{Entry, Unpublished};
+use crate::raw::entry::{Entry, Trailer, Unpublished};
 use crate::raw::guarded::Guarded;
 use crate::raw::reclaim::Reclaimer;
 use crate::raw::table::Table;
@@ -20,6 +22,10 @@ pub(crate) struct CacheCore<K, V, S, R: Reclaimer> {
     pub(crate) hasher: S,
     /// The time to live of entries inserted without one of their own.
     pub(crate) time_to_live: Option<Duration>,
+    /// Weighs each new entry, with `Table::max_weight` as the bound.
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    /// How long an entry may go unread.
+    pub(crate) time_to_idle: Option<Duration>,
     /// Loads in flight for `get_or_insert_with`, made on first use.
     pub(crate) flights: OnceLock<Flights<K>>,
 }
@@ -36,13 +42,24 @@ where
         self.hasher.hash_one(key)
     }
 
-    /// A new entry for `key`, with `ttl` or the cache's own time to live.
+    /// A new entry for `key`, with `ttl` or the cache's own time to live,
+    /// its weight and its idle deadline.
+    ///
+    /// The weigher is user code: call this unpinned (or under the user's own
+    /// pin). It runs before anything is allocated, so if it panics the key
+    /// and value are dropped and nothing else happens.
     fn entry(&self, key: K, value: V, ttl: Option<Duration>) -> Unpublished<K, V> {
-        let deadline = match ttl.or(self.time_to_live) {
-            Some(ttl) => clock::deadline_after(ttl),
+        let weight = self.weigher.as_ref().map_or(0, |weigh| weigh(&key, &value));
+        let after = |duration: Option<Duration>| match duration {
+            Some(duration) => clock::deadline_after(duration),
             None => clock::NEVER,
         };
-        Unpublished::new(key, value, deadline)
+        let trailer = Trailer {
+            deadline: after(ttl.or(self.time_to_live)),
+            weight,
+            idle_deadline: after(self.time_to_idle),
+        };
+        Unpublished::new(self.table.shape, key, value, trailer)
     }
 
     fn count_insert(&self) {
@@ -51,7 +68,8 @@ where
         }
     }
 
-    /// Inserts through `guard`; what the insert unlinks goes to `out`.
+    /// Inserts through `guard`, the user's own pin (the weigher runs under
+    /// it); what the insert unlinks goes to `out`.
     pub(crate) fn insert_with(
         &self,
         guard: &R::Guard<'_>,
@@ -60,19 +78,30 @@ where
         value: V,
         ttl: Option<Duration>,
     ) {
-        let hash = self.hash(&key);
-        self.table
-            .insert(guard, out, hash, self.entry(key, value, ttl));
+        let new = self.entry(key, value, ttl);
+        self.insert_entry(guard, out, new);
+    }
+
+    fn insert_entry(
+        &self,
+        guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
+        new: Unpublished<K, V>,
+    ) {
+        let hash = self.hash(new.key());
+        self.table.insert(guard, out, hash, new);
         self.count_insert();
     }
 
-    /// Inserts under a pin of its own; the listener runs after the unpin.
+    /// Inserts under a pin of its own, taken after the weigher ran; the
+    /// listener runs after the unpin.
     pub(crate) fn insert(&self, key: K, value: V, ttl: Option<Duration>) {
+        let new = self.entry(key, value, ttl);
         // Declared before the guard, so dropped after it: the listener runs
         // unpinned.
         let mut departures = self.table.departures();
         let guard = self.table.reclaimer.pin();
-        self.insert_with(&guard, &mut departures, key, value, ttl);
+        self.insert_entry(&guard, &mut departures, new);
     }
 
     /// Removes `key` through `guard`; what leaves goes to `out`.
@@ -160,6 +189,7 @@ where
             }
         };
         let value = init()?; // an Err or a panic drops `leading`: the flight ends
+                             // Weighed unpinned; a panicking weigher also ends the flight.
         let new = self.entry(leading.take_key(), value, None);
         #[cfg_attr(not(epoch_cache_mutant = "flight_keeps_entry"), allow(unused_mut))]
         let mut handoff = Handoff::default();

@@ -100,6 +100,20 @@ fn expired_near(deadline: u64, horizon: u64) -> bool {
     now() >= deadline
 }
 
+/// The coarse clock: the precise clock as of the ticker's last tick, so at
+/// most a tick (or a starvation) behind and never ahead; the precise clock
+/// while no ticker runs. One relaxed load, for refreshing idle deadlines on
+/// the hit path.
+#[inline]
+pub(crate) fn coarse_now() -> u64 {
+    // Relaxed: a hint, as in `expired`.
+    let horizon = HORIZON.load(Ordering::Relaxed);
+    if horizon == STOPPED {
+        return now();
+    }
+    horizon.saturating_sub(NEAR)
+}
+
 /// Starts a ticker unless one runs, is starting or could not start in this
 /// process: once per process, and once more in each forked child. If the
 /// thread cannot be spawned (or under Miri, which would report it as leaked),

@@ -21,6 +21,17 @@ pub enum BuildError {
     /// A time to live of zero was asked for: every entry would be expired at
     /// once.
     ZeroTimeToLive,
+    /// A [`max_weight`](crate::Builder::max_weight) of zero was asked for.
+    ZeroMaxWeight,
+    /// A [`max_weight`](crate::Builder::max_weight) was given without a
+    /// [`weigher`](crate::Builder::weigher).
+    MaxWeightWithoutWeigher,
+    /// A [`weigher`](crate::Builder::weigher) was given without a
+    /// [`max_weight`](crate::Builder::max_weight).
+    WeigherWithoutMaxWeight,
+    /// A [`time_to_idle`](crate::Builder::time_to_idle) of zero was asked
+    /// for: every entry would be expired at once.
+    ZeroTimeToIdle,
     /// The table for this capacity would not fit in the address space (or
     /// would need more than 2^32 sets).
     CapacityTooLarge {
@@ -42,6 +53,14 @@ impl fmt::Display for BuildError {
             }
             BuildError::ZeroCapacity => f.write_str("cache capacity must be at least 1"),
             BuildError::ZeroTimeToLive => f.write_str("time to live must be longer than zero"),
+            BuildError::ZeroMaxWeight => f.write_str("max weight must be at least 1"),
+            BuildError::MaxWeightWithoutWeigher => {
+                f.write_str("max_weight was set without a weigher: call `Builder::weigher` too")
+            }
+            BuildError::WeigherWithoutMaxWeight => {
+                f.write_str("a weigher was set without max_weight: call `Builder::max_weight` too")
+            }
+            BuildError::ZeroTimeToIdle => f.write_str("time to idle must be longer than zero"),
             BuildError::CapacityTooLarge { capacity } => {
                 write!(
                     f,

@@ -85,6 +85,26 @@
 //!   millisecond clock advanced by a background thread (one relaxed load), and
 //!   against the precise clock only in the last 32 ms before the deadline.
 //!   Entries without a deadline never read a clock.
+//! - **Weighted capacity** ([`Builder::max_weight`] with
+//!   [`Builder::weigher`]): a bound on the total weight of the entries (bytes,
+//!   say) as well as on their number. [`Cache::weight`] never exceeds it, at
+//!   any instant: an insert reserves its entry's weight before linking it,
+//!   evicting by the policy until it fits (first from the key's two sets,
+//!   then from any set), and whoever unlinks an entry gives its weight back.
+//!   An entry heavier than the bound is never stored; it goes straight to
+//!   the listener as [`RemovalCause::Evicted`]. A weight of 0 is allowed
+//!   (the entry still counts against the capacity). The weigher runs once
+//!   per insert, before anything is reserved, with no pin held; if it
+//!   panics, the panic reaches the inserting caller, the value is dropped
+//!   and the cache is unchanged. Each entry costs 8 more bytes.
+//! - **Time to idle** ([`Builder::time_to_idle`]): an entry not read for the
+//!   idle time is never returned, and leaves as `Expired` when its set is
+//!   next written, or by `retain` or `purge_expired`. A read pushes the idle
+//!   deadline back from the coarse clock, storing (one relaxed store to the
+//!   entry) only once the clock has moved an eighth of the idle time, so a
+//!   hot entry's hits store nothing in all but a few; an entry may thus
+//!   expire up to an eighth early, never late. With a time to live,
+//!   whichever comes first wins. Each entry costs 8 more bytes.
 //! - **Eviction listener** with a [`RemovalCause`]: called exactly once for
 //!   each entry that leaves, on the thread that unlinked it, once that
 //!   thread has unpinned.
@@ -108,7 +128,9 @@
 //!   drains when it goes).
 //! - **Bounded.** `len() <= capacity()` at every instant, even under
 //!   concurrent inserts: a new key takes a ticket from a counter that never
-//!   passes the capacity, or replaces a victim in one CAS.
+//!   passes the capacity, or replaces a victim in one CAS. With a weigher,
+//!   `weight() <= max_weight` likewise, and `weight()` is the weigher's sum
+//!   over the entries once no insert is in flight.
 //! - **No stale reads.** A `get` returns a value inserted for that key and not
 //!   replaced or removed before the `get` began. A key is visible in at most
 //!   one slot at any instant, even when threads race to insert it: see
@@ -147,11 +169,18 @@
 //!   of capacity) and never resized. A set is seven slot words and one policy
 //!   word: one cache line. A key hashes to two sets and lives in at most one
 //!   slot of them, so a lookup reads at most two cache lines plus the entry.
-//! - **Slot words.** A pointer to a heap entry (key and value, nothing else,
-//!   unless it has a deadline), with eight bits of the key's hash packed into
+//! - **Slot words.** A pointer to a heap entry, with eight bits of the key's hash packed into
 //!   bits 48 to 55 as a tag (so only slots whose tag matches are
 //!   dereferenced), a *pending* bit and a *timed* bit in the low bits. Tag and
 //!   pointer change in the same CAS, so a tag can never be stale.
+//! - **Entries.** The key and the value, nothing else, unless the entry or
+//!   the cache needs more: then a trailer of 64-bit words follows, holding
+//!   in order the time-to-live deadline (per entry: the slot word's timed
+//!   bit says whether it is there), the weight (every entry of a cache with
+//!   a weigher) and the idle deadline (every entry of a cache with a time to
+//!   idle, the only word that changes after publication). A cache's options
+//!   are fixed when it is built, so they and the timed bit say which layout
+//!   each entry was allocated with.
 //! - **Inserting a new key** links the entry as *pending* (invisible to
 //!   readers), issues a SeqCst fence and rescans both sets for another copy of
 //!   the key. Of two racing copies the one in the lower slot wins and the

@@ -2,20 +2,26 @@
 //!
 //! After every operation: a get returns `None` or the latest value inserted
 //! for its key (and a key once seen absent stays absent until re-inserted); a
-//! removed key is absent; `len() <= capacity()`; `validate()` holds. At the
-//! end, every value made was dropped exactly once.
+//! removed key is absent; `len() <= capacity()` (and `weight() <=
+//! max_weight` for a weighted cache); `validate()` holds, which checks the
+//! weight counter against the entries too. At the end, every value made was
+//! dropped exactly once.
 #![no_main]
 
 use std::sync::Arc;
 
 use arbitrary::Arbitrary;
 use epoch_cache::Reclaimer;
-use epoch_cache_fuzz::{build, with_backend, Backend, FuzzHash, Ledger, Model, Tracked};
+use epoch_cache_fuzz::{
+    build, build_weighted, with_backend, Backend, FuzzHash, Ledger, Model, Tracked,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     capacity: u8,
+    /// A bound on total weight, with a weigher (see `build_weighted`).
+    max_weight: Option<u8>,
     backend: Backend,
     hash: FuzzHash,
     ops: Vec<Op>,
@@ -44,7 +50,11 @@ const MAX_HELD: usize = 8;
 fn run<R: Reclaimer>(input: &Input) {
     let ledger = Arc::new(Ledger::default());
     {
-        let cache = build::<R>(usize::from(input.capacity).max(1), input.hash);
+        let capacity = usize::from(input.capacity).max(1);
+        let cache = match input.max_weight {
+            Some(max_weight) => build_weighted::<R>(capacity, input.hash, max_weight),
+            None => build::<R>(capacity, input.hash),
+        };
         let mut model = Model::default();
         let mut seq = 0_u64;
         // Refs held across operations, with what they showed when taken.
@@ -141,6 +151,9 @@ fn run<R: Reclaimer>(input: &Input) {
                 cache.len(),
                 cache.capacity()
             );
+            if let Some(max_weight) = cache.max_weight() {
+                assert!(cache.weight() <= max_weight, "weight above max_weight");
+            }
             cache.validate();
         }
         check_held(&held);

@@ -63,6 +63,24 @@ pub fn build<R: Reclaimer>(capacity: usize, hash: FuzzHash) -> FuzzCache<R> {
         .expect("a small capacity builds")
 }
 
+/// A cache bounded by weight as well: each value weighs the low three bits
+/// of its sequence number (0 to 7), against `max_weight` (at least 1), so
+/// some values weigh nothing and some are too heavy to be stored.
+pub fn build_weighted<R: Reclaimer>(
+    capacity: usize,
+    hash: FuzzHash,
+    max_weight: u8,
+) -> FuzzCache<R> {
+    Cache::builder()
+        .capacity(capacity)
+        .max_weight(u64::from(max_weight).max(1))
+        .weigher(|_: &u16, value: &Tracked| value.seq & 7)
+        .hasher(hash)
+        .reclaimer::<R>()
+        .build()
+        .expect("a small capacity builds")
+}
+
 /// Runs `f` with the backend `backend` names.
 #[macro_export]
 macro_rules! with_backend {

@@ -385,6 +385,59 @@ impl<K, V, S, R: Reclaimer> Cache<K, V, S, R> {
     pub fn time_to_live(&self) -> Option<Duration> {
         self.core.time_to_live
     }
+
+    /// The total weight of the entries, counting inserts in flight (0
+    /// without a weigher). Never more than [`max_weight`](Self::max_weight),
+    /// at any instant; equal to the weigher's sum over the entries once no
+    /// insert is in flight.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, String> = Cache::builder()
+    ///     .capacity(100)
+    ///     .max_weight(10)
+    ///     .weigher(|_: &u64, v: &String| v.len() as u64)
+    ///     .build()?;
+    /// cache.insert(1, "abc".to_string());
+    /// cache.insert(2, "de".to_string());
+    /// assert_eq!(cache.weight(), 5);
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn weight(&self) -> u64 {
+        self.core.table.weight()
+    }
+
+    /// The bound on total weight; `None` when the cache has no weigher.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, u64> =
+    ///     Cache::builder().capacity(10).max_weight(50).weigher(|_, v: &u64| *v).build()?;
+    /// assert_eq!(cache.max_weight(), Some(50));
+    /// assert_eq!(Cache::<u64, u64>::new(10).max_weight(), None);
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn max_weight(&self) -> Option<u64> {
+        self.core.table.max_weight()
+    }
+
+    /// How long an entry may go unread before it expires, if the cache has a
+    /// time to idle.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: Cache<u64, u64> =
+    ///     Cache::builder().capacity(2).time_to_idle(Duration::from_secs(5)).build()?;
+    /// assert_eq!(cache.time_to_idle(), Some(Duration::from_secs(5)));
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    pub fn time_to_idle(&self) -> Option<Duration> {
+        self.core.time_to_idle
+    }
 }
 
 impl<K, V, S, R: Reclaimer> fmt::Debug for Cache<K, V, S, R> {
@@ -415,18 +468,21 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
         if self.time_to_live == Some(Duration::ZERO) {
             return Err(BuildError::ZeroTimeToLive);
         }
+        let limits = self.limits()?;
         let sets = table::sets_for(capacity).ok_or(BuildError::CapacityTooLarge { capacity })?;
         let hooks = Hooks {
             listener: self.listener,
             stats: self.record_stats.then(Stats::default),
         };
-        let table = Table::new(capacity, sets, hooks).ok_or(BuildError::OutOfMemory {
+        let table = Table::new(capacity, sets, hooks, limits).ok_or(BuildError::OutOfMemory {
             bytes: sets * (64 + 2 * WAYS),
         })?;
         let core = CacheCore {
             table,
             hasher: self.hasher,
             time_to_live: self.time_to_live,
+            weigher: self.weigher,
+            time_to_idle: self.time_to_idle,
             flights: OnceLock::new(),
         };
         // Under loom, make the flights now: building them creates loom locks,

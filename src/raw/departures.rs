@@ -14,7 +14,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::entry::{self, Entry};
+use super::entry::{self, Entry, Shape};
 use super::hooks::Hooks;
 use super::reclaim::{discard_panic, Reclaimer};
 use super::word::Word;
@@ -23,7 +23,7 @@ use crate::RemovalCause;
 /// Retires one entry, with the bounds that `entry::retire` needs fixed where
 /// the `Departures` was made (a `Ref` that carries one has no such bounds).
 type RetireFn<K, V, R> =
-    for<'g, 'c> unsafe fn(&R, &'g <R as Reclaimer>::Guard<'c>, Word<Entry<K, V>>);
+    for<'g, 'c> unsafe fn(&R, &'g <R as Reclaimer>::Guard<'c>, Shape, Word<Entry<K, V>>);
 
 /// Unlinked entries awaiting the listener, then retirement.
 pub(crate) struct Departures<'t, K, V, R: Reclaimer> {
@@ -34,18 +34,21 @@ pub(crate) struct Departures<'t, K, V, R: Reclaimer> {
     // before `drop` retires it.
     unlinked: Vec<(Word<Entry<K, V>>, RemovalCause)>,
     retire: RetireFn<K, V, R>,
+    /// The shape of the table's entries, which `retire` needs.
+    shape: Shape,
 }
 
 impl<'t, K: Send, V: Send, R: Reclaimer> Departures<'t, K, V, R> {
     /// An empty list; it allocates only if a listener is set and an entry
     /// leaves.
     #[inline]
-    pub(crate) fn new(hooks: &'t Hooks<K, V>, reclaimer: &'t R) -> Self {
+    pub(crate) fn new(hooks: &'t Hooks<K, V>, reclaimer: &'t R, shape: Shape) -> Self {
         Departures {
             hooks,
             reclaimer,
             unlinked: Vec::new(),
             retire: entry::retire::<K, V, R>,
+            shape,
         }
     }
 }
@@ -95,8 +98,9 @@ impl<K, V, R: Reclaimer> Drop for Departures<'_, K, V, R> {
             // `Unpublished` and is retired once, here, by its owner; (2) it is
             // in no slot, so no guard pinned from now on can load it.
             // SAFETY: (1) and (2) by the invariant, as just said; (3) K and V
-            // are Send, as `new` required to build `retire`.
-            unsafe { (self.retire)(self.reclaimer, &guard, word) }
+            // are Send, as `new` required to build `retire`; the shape is the
+            // table's, which allocated the word.
+            unsafe { (self.retire)(self.reclaimer, &guard, self.shape, word) }
         }
     }
 }

@@ -7,7 +7,7 @@ use std::borrow::Borrow;
 use std::ptr::NonNull;
 
 use super::departures::Departures;
-use super::entry::{self, Entry, Unpublished};
+use super::entry::{Entry, Unpublished};
 use super::reclaim::Reclaimer;
 use super::table::Table;
 
@@ -105,7 +105,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         let word = self.load(&guard, &self.sets[index].slots[slot]);
         // SAFETY: a visible word holds a live entry (Set invariant), protected
         // by `guard`, which the result keeps.
-        if !word.is_visible() || unsafe { entry::expired(word) } {
+        if !word.is_visible() || unsafe { self.expired(word) } {
             return None;
         }
         Some(Guarded {

@@ -12,11 +12,12 @@
 use crossbeam_utils::Backoff;
 
 use super::departures::Departures;
-use super::entry::{self, Entry, Unpublished};
+use super::entry::{Entry, Unpublished};
 use super::policy;
 use super::reclaim::Reclaimer;
 use super::set::WAYS;
 use super::table::{Probe, Side, Table, PUBLISH};
+use super::weight::Reservation;
 use super::word::Word;
 use crate::sync::{fence, AtomicPtr, Ordering};
 use crate::RemovalCause;
@@ -49,12 +50,23 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             self.has_deadlines.store(true, Ordering::Relaxed);
         }
         let probe = self.probe(hash);
+        let weight = self.weight_of(new.word());
+        if weight > self.max_weight {
+            return self.refuse(guard, out, &probe, new);
+        }
         // Once per insert, not per retry: a retry would find its own
         // fingerprint and take a brand-new key for one seen before.
         let seen_recently = self.ghost.remember(probe.hash);
         let backoff = Backoff::new();
+        // Given back on every exit but a link, which hands it to the entry.
+        let mut reserved = Reservation::new(self);
         let word = loop {
             if let Some(found) = self.find_visible(guard, &probe, new.key()) {
+                let old_weight = self.weight_of(found.word);
+                if self.shape.weighted {
+                    let grow = weight.saturating_sub(old_weight);
+                    reserved.hold(guard, out, &probe, grow, Some(&found));
+                }
                 let visible = new.word().tagged(probe.tag, false);
                 // PUBLISH on success: readers that Acquire the word see the new
                 // entry's fields, and it Acquires the replaced entry's, which
@@ -70,8 +82,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                     .is_ok()
                 {
                     let word = new.publish();
+                    reserved.hand_over();
+                    self.release_weight(old_weight.saturating_sub(weight));
                     // SAFETY: unlinked by us, still protected by `guard`.
-                    let expired = unsafe { entry::expired(found.word) };
+                    let expired = unsafe { self.expired(found.word) };
                     let cause = if expired {
                         RemovalCause::Expired
                     } else {
@@ -82,10 +96,15 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 }
                 continue;
             }
+            if self.shape.weighted {
+                reserved.hold(guard, out, &probe, weight, None);
+            }
             match self.link_pending(guard, out, &probe, new.word(), seen_recently) {
                 Some(linked) => {
-                    // The slot holds the entry now: the table owns it.
+                    // The slot holds the entry now: the table owns it, and
+                    // its weight.
                     let word = new.publish();
+                    reserved.hand_over();
                     self.settle(guard, out, &probe, linked, word);
                     break word;
                 }
@@ -159,6 +178,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                         if ticket {
                             self.release_ticket();
                         }
+                        // The new entry's weight was reserved before.
+                        if self.shape.weighted {
+                            self.release_weight(self.weight_of(victim));
+                        }
                         // After `claim`'s reset of the new slot, which it
                         // commutes with: ageing and decay touch only non-zero
                         // frequencies, and the reset byte has none.
@@ -178,7 +201,8 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 // take over that entry's ticket.
                 None => {
                     // Only worth it if a slot here is free to take afterwards.
-                    if pick_free(&words).is_none() || !self.evict_elsewhere(guard, out) {
+                    if pick_free(&words).is_none() || !self.evict_elsewhere(guard, out, Word::NULL)
+                    {
                         return None;
                     }
                     ticket = true;
@@ -219,9 +243,14 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         won
     }
 
-    /// Unlinks one visible entry from any set; true if this thread did, and so
-    /// now holds its ticket.
-    fn evict_elsewhere(&self, guard: &R::Guard<'_>, out: &mut Departures<'_, K, V, R>) -> bool
+    /// Unlinks one visible entry other than `spare` from any set; true if
+    /// this thread did, and so now holds its ticket (its weight is given back).
+    pub(super) fn evict_elsewhere(
+        &self,
+        guard: &R::Guard<'_>,
+        out: &mut Departures<'_, K, V, R>,
+        spare: Word<Entry<K, V>>,
+    ) -> bool
     where
         K: Send,
         V: Send,
@@ -233,7 +262,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             let set = &self.sets[(start + step) % n];
             for slot in &set.slots {
                 let word = self.load(guard, slot);
-                if word.is_visible() && self.unlink(slot, word) {
+                if word.is_visible() && word != spare && self.unlink(slot, word) {
+                    if self.shape.weighted {
+                        self.release_weight(self.weight_of(word));
+                    }
                     policy::record_eviction(&set.policy, policy::COLD);
                     self.retire(guard, out, word, RemovalCause::Evicted);
                     return true;
@@ -302,7 +334,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                         return;
                     }
                     if self.unlink(other, word) {
-                        self.release_ticket();
+                        self.release(word);
                         self.retire_now(guard, word);
                     } else {
                         // It became visible or was unlinked: look again.
@@ -337,7 +369,7 @@ struct Withdraw<'t, 'g, 'c, K: Send, V: Send, R: Reclaimer> {
 impl<K: Send, V: Send, R: Reclaimer> Drop for Withdraw<'_, '_, '_, K, V, R> {
     fn drop(&mut self) {
         if self.table.unlink(self.slot, self.word) {
-            self.table.release_ticket();
+            self.table.release(self.word);
             self.table.retire_now(self.guard, self.word);
         }
     }
@@ -362,10 +394,10 @@ pub(crate) mod tests {
     use std::cell::Cell;
 
     use super::*;
-    use crate::clock;
+    use crate::raw::entry::{Shape, Trailer};
     use crate::raw::hooks::Hooks;
     use crate::raw::reclaim::Seize;
-    use crate::raw::table::sets_for;
+    use crate::raw::table::{sets_for, Limits};
 
     thread_local! {
         /// How many of this thread's next `link_pending` calls give up at
@@ -383,13 +415,19 @@ pub(crate) mod tests {
             listener: None,
             stats: None,
         };
-        let table: Table<u64, u64, Seize> =
-            Table::new(capacity, sets_for(capacity).unwrap(), hooks).unwrap();
+        let table: Table<u64, u64, Seize> = Table::new(
+            capacity,
+            sets_for(capacity).unwrap(),
+            hooks,
+            Limits::default(),
+        )
+        .unwrap();
         let hash = 0x1234_5678_9ABC_DEF0;
         let mut out = table.departures();
         let guard = table.reclaimer.pin();
         FAIL_LINKS.with(|n| n.set(2));
-        table.insert(&guard, &mut out, hash, Unpublished::new(1, 1, clock::NEVER));
+        let new = Unpublished::new(Shape::default(), 1, 1, Trailer::NONE);
+        table.insert(&guard, &mut out, hash, new);
         assert_eq!(FAIL_LINKS.with(Cell::get), 0, "the insert retried twice");
         let probe = table.probe(hash);
         let found = table.find_visible(&guard, &probe, &1).expect("inserted");

@@ -6,6 +6,7 @@ pub(crate) mod entry;
 pub(crate) mod fork;
 pub(crate) mod guarded;
 pub(crate) mod hooks;
+mod idle;
 mod insert;
 pub(crate) mod per_thread;
 pub(crate) mod policy;
@@ -14,4 +15,5 @@ pub(crate) mod set;
 pub(crate) mod table;
 #[cfg(any(test, fuzzing))]
 mod validate;
+mod weight;
 pub(crate) mod word;

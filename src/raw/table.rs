@@ -15,20 +15,21 @@
 //! Retire exactly once: only the thread whose CAS took a pointer out of a slot
 //! retires it. `len` counts occupied slots plus tickets held by inserts in
 //! flight, and a ticket is taken only while `len < capacity`, so
-//! `len() <= capacity()` holds at every instant.
+//! `len() <= capacity()` holds at every instant. With a weigher, `weight` is
+//! kept the same way (see `weight.rs`); time to idle is in `idle.rs`.
 
 use std::borrow::Borrow;
 
 use crossbeam_utils::CachePadded;
 
 use super::departures::Departures;
-use super::entry::{self, Entry};
+use super::entry::{self, Entry, Shape};
 use super::hooks::Hooks;
 use super::policy;
 use super::reclaim::Reclaimer;
 use super::set::{Set, WAYS};
 use super::word::{Tag, Word};
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::RemovalCause;
 
 /// The ordering of the CASes that make an entry reachable: linking it
@@ -102,7 +103,24 @@ pub(crate) struct Table<K, V, R: Reclaimer> {
     pub(super) has_deadlines: crate::sync::unmodeled::AtomicBool,
     /// Where the next eviction outside a key's own sets starts looking.
     pub(super) hand: CachePadded<AtomicUsize>,
+    /// The trailer words of every entry (weight, idle deadline).
+    pub(crate) shape: Shape,
+    // Invariant: weight == the weights of occupied slots + weight reserved by
+    // inserts in flight, and weight <= max_weight. Untouched unless weighted.
+    pub(super) weight: CachePadded<AtomicU64>,
+    pub(super) max_weight: u64,
+    /// The time to idle in clock milliseconds (0 when the shape has none).
+    pub(super) idle_ms: u64,
     pub(crate) reclaimer: R,
+}
+
+/// What a table bounds besides its entry count, fixed at build time.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    /// The bound on total weight, if the cache has a weigher.
+    pub(crate) max_weight: Option<u64>,
+    /// The time to idle in `clock` milliseconds, if any (at least 1).
+    pub(crate) idle_ms: Option<u64>,
 }
 
 // SAFETY: the table owns its entries (each a `Box<Entry<K, V>>` reachable from
@@ -129,15 +147,28 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
     /// A table for `capacity` entries; `None` if an allocation fails.
     ///
     /// `sets` must come from `sets_for(capacity)`.
-    pub(crate) fn new(capacity: usize, sets: usize, hooks: Hooks<K, V>) -> Option<Self> {
+    pub(crate) fn new(
+        capacity: usize,
+        sets: usize,
+        hooks: Hooks<K, V>,
+        limits: Limits,
+    ) -> Option<Self> {
         Some(Table {
             sets: alloc_sets(sets)?,
             ghost: policy::Ghost::new(sets * WAYS)?,
             hooks,
-            has_deadlines: crate::sync::unmodeled::AtomicBool::new(false),
+            // Every entry of an idle cache has a deadline.
+            has_deadlines: crate::sync::unmodeled::AtomicBool::new(limits.idle_ms.is_some()),
             capacity,
             len: CachePadded::new(AtomicUsize::new(0)),
             hand: CachePadded::new(AtomicUsize::new(0)),
+            shape: Shape {
+                weighted: limits.max_weight.is_some(),
+                idle: limits.idle_ms.is_some(),
+            },
+            weight: CachePadded::new(AtomicU64::new(0)),
+            max_weight: limits.max_weight.unwrap_or(u64::MAX),
+            idle_ms: limits.idle_ms.unwrap_or(0),
             reclaimer: R::new(),
         })
     }
@@ -168,7 +199,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         K: Send,
         V: Send,
     {
-        Departures::new(&self.hooks, &self.reclaimer)
+        Departures::new(&self.hooks, &self.reclaimer, self.shape)
     }
 
     #[inline]
@@ -258,8 +289,12 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         // and the reference is bounded by `'g`, the guard's borrow.
         let entry = unsafe { &*found.word.address() };
         // SAFETY: live and protected, as above.
-        if unsafe { entry::expired(found.word) } {
+        if unsafe { self.expired(found.word) } {
             return None;
+        }
+        if self.shape.idle {
+            // SAFETY: live and protected, as above.
+            unsafe { self.touch(found.word) };
         }
         policy::record_hit(self.policy_of(&probe, found.side), found.slot);
         Some(entry)
@@ -301,9 +336,9 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         let probe = self.probe(hash);
         while let Some(found) = self.find_visible(guard, &probe, key) {
             if self.unlink(self.slot(&probe, found.side, found.slot), found.word) {
-                self.release_ticket();
+                self.release(found.word);
                 // SAFETY: unlinked by us, still protected by `guard`.
-                let expired = unsafe { entry::expired(found.word) };
+                let expired = unsafe { self.expired(found.word) };
                 let cause = if expired {
                     RemovalCause::Expired
                 } else {
@@ -330,7 +365,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         for slot in &self.sets[index].slots {
             let word = self.load(guard, slot);
             if word.is_visible() && self.unlink(slot, word) {
-                self.release_ticket();
+                self.release(word);
                 self.retire(guard, out, word, RemovalCause::Cleared);
             }
         }
@@ -390,7 +425,8 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         // SAFETY: retire's contract: (1) the word came from `Unpublished`, and
         // only the thread whose CAS unlinked it gets here, once; (2) no slot
         // holds it, so no later guard can load it; (3) K and V are Send.
-        unsafe { entry::retire(&self.reclaimer, guard, word) }
+        // (4) the shape is the one the table allocates its entries with.
+        unsafe { entry::retire(&self.reclaimer, guard, self.shape, word) }
     }
 
     /// Takes a ticket if `len < capacity`.
@@ -423,7 +459,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             let word = self.load(guard, slot);
             // SAFETY: a visible word holds a live entry (Set invariant),
             // protected by `guard`; the borrow ends with this call.
-            if word.is_visible() && unsafe { !entry::expired(word) } {
+            if word.is_visible() && unsafe { !self.expired(word) } {
                 // SAFETY: as above.
                 visit(unsafe { &*word.address() });
             }
@@ -450,7 +486,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             // SAFETY: a live entry (Set invariant) protected by `guard`.
             let entry = unsafe { &*word.address() };
             // SAFETY: live and protected, as above.
-            let cause = if unsafe { entry::expired(word) } {
+            let cause = if unsafe { self.expired(word) } {
                 RemovalCause::Expired
             } else if !keep(&entry.key, &entry.value) {
                 RemovalCause::Removed
@@ -458,7 +494,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 continue;
             };
             if self.unlink(slot, word) {
-                self.release_ticket();
+                self.release(word);
                 self.retire(guard, out, word, cause);
             }
         }
@@ -486,8 +522,9 @@ impl<K, V, R: Reclaimer> Drop for Table<K, V, R> {
                 let word = Word::from_raw(slot.load(Ordering::Relaxed));
                 if !word.is_null() {
                     // SAFETY: the slot owns the entry (Set invariant) and no
-                    // guard exists (each borrows the cache), so it is ours to free.
-                    unsafe { entry::free(word) };
+                    // guard exists (each borrows the cache), so it is ours to
+                    // free; the table allocates its entries with its shape.
+                    unsafe { entry::free(self.shape, word) };
                 }
             }
         }

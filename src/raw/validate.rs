@@ -16,6 +16,7 @@ impl<K: Eq, V, R: Reclaimer> Table<K, V, R> {
     /// On the first broken invariant, with a message saying which.
     pub(crate) fn validate(&self, hash: impl Fn(&K) -> u64) {
         let mut occupied = 0;
+        let mut weight = 0_u64;
         let mut seen = std::collections::HashSet::new();
         for (set_index, set) in self.sets.iter().enumerate() {
             for (slot_index, slot) in set.slots.iter().enumerate() {
@@ -25,6 +26,7 @@ impl<K: Eq, V, R: Reclaimer> Table<K, V, R> {
                     continue;
                 }
                 occupied += 1;
+                weight += self.weight_of(word);
                 assert!(
                     !word.is_pending(),
                     "pending entry at rest in set {set_index}"
@@ -66,5 +68,11 @@ impl<K: Eq, V, R: Reclaimer> Table<K, V, R> {
             "len disagrees with the occupied slots"
         );
         assert!(self.len() <= self.capacity, "len above capacity");
+        assert_eq!(
+            weight,
+            self.weight(),
+            "weight disagrees with the weights of the occupied slots"
+        );
+        assert!(self.weight() <= self.max_weight, "weight above max_weight");
     }
 }
