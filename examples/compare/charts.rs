@@ -177,6 +177,17 @@ where
     Ok(())
 }
 
+/// `points`, or 0 where it rounds to zero at `decimals` places: a tie
+/// prints as +0.0, never -0.0.
+pub fn no_negative_zero(points: f64, decimals: i32) -> f64 {
+    let scale = 10_f64.powi(decimals);
+    if (points * scale).round() == 0.0 {
+        0.0
+    } else {
+        points
+    }
+}
+
 /// The label of category `x` (an integer position), or nothing between them.
 fn category(x: f64, names: &[String]) -> String {
     let i = x.round();
@@ -244,7 +255,13 @@ impl Chart for DifferenceChart<'_> {
             .y_labels(n + 1)
             .y_label_formatter(&|y| category(*y, &labels))
             .x_desc("percentage points: epoch-cache's hit ratio minus the best other cache's (named on each bar)")
-            .x_label_formatter(&|x| format!("{x:+.0}"))
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 1e-9 {
+                    format!("{:+.0}", no_negative_zero(*x, 0))
+                } else {
+                    format!("{x:+.1}")
+                }
+            })
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 15))
             .light_line_style(TRANSPARENT)
@@ -266,13 +283,18 @@ impl Chart for DifferenceChart<'_> {
                 [(0.0, y - 0.36), (row.points, y + 0.36)],
                 fill.filled(),
             )])?;
-            let (gap, anchor) = if row.points >= 0.0 {
+            let shown = no_negative_zero(row.points, 1);
+            let (gap, anchor) = if shown >= 0.0 {
                 (widest * 0.01, HPos::Left)
             } else {
                 (-widest * 0.01, HPos::Right)
             };
             chart.draw_series([Text::new(
-                format!("{:+.1} vs {}", row.points, short_name(row.best)),
+                format!(
+                    "{:+.1} vs {}",
+                    no_negative_zero(row.points, 1),
+                    short_name(row.best)
+                ),
                 (row.points + gap, y),
                 label_style.pos(Pos::new(anchor, VPos::Center)),
             )])?;

@@ -12,6 +12,7 @@ use bench_support::contenders::{Contender, Kind};
 use bench_support::zipf::{key_of, zipf_keys, Rng};
 use bench_support::{with_contender, ZIPF_S};
 
+use crate::charts::no_negative_zero;
 use crate::options::Options;
 use crate::{cpus, die, is_epoch};
 use indicatif::ProgressBar;
@@ -278,7 +279,8 @@ pub fn print_hit_ratios(title: &str, traces: &[Trace], kinds: &[Kind], ratios: &
                 print!(" {:>w$.2}", ratio, w = width(kind));
             }
             let row = rows.next().expect("one difference per row");
-            println!("  {:>+8.2} {:<12}", row.points, short_name(row.best));
+            let points = no_negative_zero(row.points, 2);
+            println!("  {points:>+8.2} {:<12}", short_name(row.best));
         }
     }
     let n = diffs.len().max(1) as f64;
@@ -288,7 +290,8 @@ pub fn print_hit_ratios(title: &str, traces: &[Trace], kinds: &[Kind], ratios: &
     }
     // The mean row compares means: epoch-cache's against the highest other.
     let mean = mean_difference(traces, kinds, ratios);
-    println!("  {:>+8.2} {:<12}", mean.points, short_name(mean.best));
+    let points = no_negative_zero(mean.points, 2);
+    println!("  {points:>+8.2} {:<12}", short_name(mean.best));
     let wins = diffs.iter().filter(|d| d.points >= 0.0).count();
     println!(
         "epoch-cache is at or above the best other cache on {wins} of {} rows; mean of the row differences {:+.2} points.",
