@@ -1,5 +1,5 @@
 //! The contenders behind one trait, with u64 keys and values: epoch-cache on
-//! each reclamation backend, three locked caches written here, and the peers.
+//! each reclamation backend, four locked caches written here, and the peers.
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
@@ -193,6 +193,74 @@ impl Contender for RwLockArc {
     }
 }
 
+/// The Rust form of the concurrent map plus reference-counted handles that
+/// many services build by hand: a `DashMap<K, Arc<V>>` whose readers take a
+/// shard's read lock and leave with a clone of the `Arc`, bounded by a FIFO
+/// per stripe of keys. An insert of a new key takes its stripe's lock and,
+/// under it, evicts the stripe's oldest key once the stripe holds its share
+/// of the capacity (first in, first out within each of 16 stripes).
+pub struct DashMapArc {
+    map: dashmap::DashMap<u64, Arc<u64>, DefaultHashBuilder>,
+    // Invariant: stripe `i` holds, oldest first, each key of `map` whose
+    // stripe is `i`, once; only an insert holding its lock changes them.
+    stripes: Box<[Mutex<VecDeque<u64>>]>,
+    per_stripe: usize,
+}
+
+impl DashMapArc {
+    #[inline]
+    fn stripe(&self, key: u64) -> &Mutex<VecDeque<u64>> {
+        // The low bits of the same multiplicative hash ShardedLru uses (its
+        // top bits), so that the stripe is independent of DashMap's shard.
+        let index = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize % SHARDS;
+        &self.stripes[index]
+    }
+
+    /// The handle a caller of this pattern holds: one count up, one down.
+    #[inline]
+    fn handle(&self, key: u64) -> Option<Arc<u64>> {
+        self.map.get(&key).map(|entry| Arc::clone(entry.value()))
+    }
+}
+
+impl Contender for DashMapArc {
+    fn with_capacity(capacity: usize) -> Self {
+        let per_stripe = capacity.div_ceil(SHARDS).max(1);
+        DashMapArc {
+            map: dashmap::DashMap::with_capacity_and_hasher(
+                capacity,
+                DefaultHashBuilder::default(),
+            ),
+            stripes: (0..SHARDS)
+                .map(|_| Mutex::new(VecDeque::with_capacity(per_stripe)))
+                .collect(),
+            per_stripe,
+        }
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u64> {
+        self.handle(key).map(|value| *value)
+    }
+
+    #[inline]
+    fn insert(&self, key: u64, value: u64) {
+        let mut order = self.stripe(key).lock().unwrap();
+        if self.map.insert(key, Arc::new(value)).is_some() {
+            return; // replaced in place: already in the order
+        }
+        order.push_back(key);
+        while order.len() > self.per_stripe {
+            let oldest = order.pop_front().expect("longer than its share");
+            self.map.remove(&oldest);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
 /// moka 0.12 `sync::Cache` (TinyLFU admission, W-TinyLFU eviction; std
 /// `RandomState` hasher).
 pub struct Moka(moka::sync::Cache<u64, u64>);
@@ -280,30 +348,33 @@ pub enum Kind {
     MutexLru,
     ShardedLru,
     RwLockArc,
+    DashMapArc,
     Moka,
     Quick,
     MiniMoka,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::EpochSeize,
         Kind::EpochCrossbeam,
         Kind::MutexLru,
         Kind::ShardedLru,
         Kind::RwLockArc,
+        Kind::DashMapArc,
         Kind::Moka,
         Kind::Quick,
         Kind::MiniMoka,
     ];
 
     /// epoch-cache and the locked variants: the latency bench's field.
-    pub const LOCAL: [Kind; 5] = [
+    pub const LOCAL: [Kind; 6] = [
         Kind::EpochSeize,
         Kind::EpochCrossbeam,
         Kind::MutexLru,
         Kind::ShardedLru,
         Kind::RwLockArc,
+        Kind::DashMapArc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -313,6 +384,7 @@ impl Kind {
             Kind::MutexLru => "Mutex<LruCache>",
             Kind::ShardedLru => "16xMutex<LruCache>",
             Kind::RwLockArc => "RwLock<HashMap<Arc>>",
+            Kind::DashMapArc => "DashMap<Arc>",
             Kind::Moka => "moka",
             Kind::Quick => "quick_cache",
             Kind::MiniMoka => "mini-moka",
@@ -354,6 +426,10 @@ macro_rules! with_contender {
                 type $C = c::RwLockArc;
                 $body
             }
+            c::Kind::DashMapArc => {
+                type $C = c::DashMapArc;
+                $body
+            }
             c::Kind::Moka => {
                 type $C = c::Moka;
                 $body
@@ -368,4 +444,25 @@ macro_rules! with_contender {
             }
         }
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dashmap_arc_stays_within_its_capacity_first_in_first_out() {
+        let cache = DashMapArc::with_capacity(160);
+        for key in 0..10_000 {
+            cache.insert(key, key + 1);
+            assert!(cache.len() <= 160, "{} held after key {key}", cache.len());
+        }
+        // The newest key of every stripe is held; the first keys are gone.
+        assert_eq!(cache.get(9_999), Some(10_000));
+        assert_eq!(cache.get(0), None);
+        // A replaced key keeps its place and takes the new value.
+        cache.insert(9_999, 7);
+        assert_eq!(cache.get(9_999), Some(7));
+        assert!(cache.len() <= 160);
+    }
 }

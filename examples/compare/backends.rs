@@ -2,11 +2,26 @@
 //! table and workloads.
 
 use bench_support::contenders::Contender;
-use bench_support::{run_for, Streams, Workload, CAPACITY};
+use bench_support::{run_for, Measured, Streams, Workload, CAPACITY};
 
 use crate::options::Options;
-use crate::progress;
-use crate::requirements::interleaved;
+
+/// Runs `cells` in turn, `reps` times (interleaved, so that drift in the
+/// machine's load hits every cell alike); the median by ops/s of each.
+pub fn interleaved(reps: usize, cells: &[&dyn Fn(usize) -> Measured]) -> Vec<Measured> {
+    let mut runs: Vec<Vec<Measured>> = vec![Vec::new(); cells.len()];
+    for rep in 0..reps {
+        for (cell, out) in cells.iter().zip(&mut runs) {
+            out.push(cell(rep * 100_003));
+        }
+    }
+    runs.into_iter()
+        .map(|mut r| {
+            r.sort_by(|a, b| a.mops().total_cmp(&b.mops()));
+            r[r.len() / 2]
+        })
+        .collect()
+}
 
 /// Seize against crossbeam-epoch, interleaved run by run so that the noise of
 /// a shared machine falls on both alike: the figures that settle the default.
@@ -32,11 +47,9 @@ pub fn section(opts: &Options, streams: &mut Streams) {
         (Workload::GetInsertOnMiss, 2),
         (Workload::Insert100, 1),
     ];
+    let bar = crate::progress::bar("backends", cases.len());
     for (workload, threads) in cases {
-        progress(&format!(
-            "backends: {} at {threads} threads",
-            workload.name()
-        ));
+        bar.set_message(format!("{} at {threads} threads", workload.name()));
         let (seize, crossbeam) = (
             Epoch::<Seize>::with_capacity(CAPACITY),
             Epoch::<Crossbeam>::with_capacity(CAPACITY),
@@ -51,14 +64,18 @@ pub fn section(opts: &Options, streams: &mut Streams) {
                 run_for(&crossbeam, workload, &s, c, d)
             }],
         );
-        println!(
-            "{:<20} {:>7} {:>10.2} {:>10.2} {:>16.2}",
-            workload.name(),
-            threads,
-            m[0].mops(),
-            m[1].mops(),
-            m[0].mops() / m[1].mops()
-        );
+        bar.suspend(|| {
+            println!(
+                "{:<20} {:>7} {:>10.2} {:>10.2} {:>16.2}",
+                workload.name(),
+                threads,
+                m[0].mops(),
+                m[1].mops(),
+                m[0].mops() / m[1].mops()
+            )
+        });
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     println!();
 }

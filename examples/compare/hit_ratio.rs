@@ -1,5 +1,6 @@
-//! Section 2, hit ratios: synthetic workloads and, with `--traces`, trace
-//! files, each replayed by every contender.
+//! Hit ratios: synthetic workloads and, with `--traces`, trace files, each
+//! replayed by every contender, and epoch-cache's difference from the best
+//! other cache on each.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -11,8 +12,10 @@ use bench_support::contenders::{Contender, Kind};
 use bench_support::zipf::{key_of, zipf_keys, Rng};
 use bench_support::{with_contender, ZIPF_S};
 
+use crate::charts::no_negative_zero;
 use crate::options::Options;
-use crate::{cpus, die};
+use crate::{cpus, die, is_epoch};
+use indicatif::ProgressBar;
 
 /// Replays `keys` (get; insert on a miss) and returns the hit ratio in %.
 fn hit_ratio<C: Contender>(keys: &[u64], capacity: usize) -> f64 {
@@ -39,8 +42,8 @@ pub struct Trace {
 pub type HitRatios = HashMap<(String, usize, Kind), f64>;
 
 /// Replays every (trace, capacity, contender) on all CPUs.
-pub fn replay_all(traces: &[Trace], kinds: &[Kind]) -> HitRatios {
-    let jobs: Vec<(&Trace, usize, Kind)> = traces
+pub fn replay_all(traces: &[Trace], kinds: &[Kind], bar: &ProgressBar) -> HitRatios {
+    let mut jobs: Vec<(&Trace, usize, Kind)> = traces
         .iter()
         .flat_map(|t| {
             t.capacities
@@ -48,6 +51,9 @@ pub fn replay_all(traces: &[Trace], kinds: &[Kind]) -> HitRatios {
                 .flat_map(move |&c| kinds.iter().map(move |&k| (t, c, k)))
         })
         .collect();
+    // Longest first, so that no long replay starts last.
+    jobs.sort_by_key(|(trace, _, _)| std::cmp::Reverse(trace.keys.len()));
+    bar.inc_length(jobs.len() as u64);
     let next = AtomicUsize::new(0);
     let results: Vec<Vec<(usize, f64)>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..cpus())
@@ -63,6 +69,7 @@ pub fn replay_all(traces: &[Trace], kinds: &[Kind]) -> HitRatios {
                         let ratio =
                             with_contender!(kind, C => hit_ratio::<C>(&trace.keys, capacity));
                         done.push((i, ratio));
+                        bar.inc(1);
                     }
                     done
                 })
@@ -181,19 +188,83 @@ pub fn load_traces(dir: &Path, limit: usize) -> Vec<Trace> {
     })
 }
 
+/// One row of a hit-ratio table: epoch-cache against the best other cache.
+pub struct Difference {
+    /// `trace@capacity`.
+    pub label: String,
+    /// epoch-cache's hit ratio minus the best other's, in points.
+    pub points: f64,
+    /// The best other cache on this row.
+    pub best: Kind,
+}
+
+/// epoch-cache's row-by-row difference from the best other contender of
+/// `kinds` (epoch-cache is the first epoch kind in `kinds`).
+pub fn differences(traces: &[Trace], kinds: &[Kind], ratios: &HitRatios) -> Vec<Difference> {
+    let epoch = *kinds
+        .iter()
+        .find(|&&k| is_epoch(k))
+        .expect("epoch-cache replayed");
+    let mut rows = Vec::new();
+    for trace in traces {
+        for &capacity in &trace.capacities {
+            let of = |kind: Kind| ratios[&(trace.name.clone(), capacity, kind)];
+            let best = kinds
+                .iter()
+                .copied()
+                .filter(|&k| !is_epoch(k))
+                .max_by(|&a, &b| of(a).total_cmp(&of(b)))
+                .expect("another contender");
+            rows.push(Difference {
+                label: format!("{}@{capacity}", trace.name),
+                points: of(epoch) - of(best),
+                best,
+            });
+        }
+    }
+    rows
+}
+
+/// epoch-cache's mean hit ratio over the rows minus the highest mean of the
+/// other contenders, and whose that is.
+pub fn mean_difference(traces: &[Trace], kinds: &[Kind], ratios: &HitRatios) -> Difference {
+    let mean = |kind: Kind| {
+        let all: Vec<f64> = traces
+            .iter()
+            .flat_map(|t| t.capacities.iter().map(move |&c| (t, c)))
+            .map(|(t, c)| ratios[&(t.name.clone(), c, kind)])
+            .collect();
+        all.iter().sum::<f64>() / all.len().max(1) as f64
+    };
+    let epoch = *kinds
+        .iter()
+        .find(|&&k| is_epoch(k))
+        .expect("epoch-cache replayed");
+    let best = kinds
+        .iter()
+        .copied()
+        .filter(|&k| !is_epoch(k))
+        .max_by(|&a, &b| mean(a).total_cmp(&mean(b)))
+        .expect("another contender");
+    Difference {
+        label: "mean".to_string(),
+        points: mean(epoch) - mean(best),
+        best,
+    }
+}
+
 pub fn print_hit_ratios(title: &str, traces: &[Trace], kinds: &[Kind], ratios: &HitRatios) {
+    let width = |kind: Kind| short_name(kind).len().max(7);
     println!("{title}");
     print!("{:<12} {:>9} {:>10}", "workload", "capacity", "requests");
-    for kind in kinds {
-        print!(
-            " {:>w$}",
-            short_name(*kind),
-            w = short_name(*kind).len().max(7)
-        );
+    for &kind in kinds {
+        print!(" {:>w$}", short_name(kind), w = width(kind));
     }
-    println!();
+    println!("  {:>8} {:<12}", "vs best", "best other");
+    let diffs = differences(traces, kinds, ratios);
     let mut sums = vec![0.0; kinds.len()];
-    let mut rows = 0;
+    let mut rows = diffs.iter();
+    // Row by row, then the mean of each column.
     for trace in traces {
         for &capacity in &trace.capacities {
             print!(
@@ -202,35 +273,43 @@ pub fn print_hit_ratios(title: &str, traces: &[Trace], kinds: &[Kind], ratios: &
                 capacity,
                 trace.keys.len()
             );
-            for (i, kind) in kinds.iter().enumerate() {
-                let ratio = ratios[&(trace.name.clone(), capacity, *kind)];
+            for (i, &kind) in kinds.iter().enumerate() {
+                let ratio = ratios[&(trace.name.clone(), capacity, kind)];
                 sums[i] += ratio;
-                print!(" {:>w$.2}", ratio, w = short_name(*kind).len().max(7));
+                print!(" {:>w$.2}", ratio, w = width(kind));
             }
-            println!();
-            rows += 1;
+            let row = rows.next().expect("one difference per row");
+            let points = no_negative_zero(row.points, 2);
+            println!("  {points:>+8.2} {:<12}", short_name(row.best));
         }
     }
+    let n = diffs.len().max(1) as f64;
     print!("{:<12} {:>9} {:>10}", "mean", "", "");
-    for (i, kind) in kinds.iter().enumerate() {
-        print!(
-            " {:>w$.2}",
-            sums[i] / rows as f64,
-            w = short_name(*kind).len().max(7)
-        );
+    for (i, &kind) in kinds.iter().enumerate() {
+        print!(" {:>w$.2}", sums[i] / n, w = width(kind));
     }
-    println!();
+    // The mean row compares means: epoch-cache's against the highest other.
+    let mean = mean_difference(traces, kinds, ratios);
+    let points = no_negative_zero(mean.points, 2);
+    println!("  {points:>+8.2} {:<12}", short_name(mean.best));
+    let wins = diffs.iter().filter(|d| d.points >= 0.0).count();
+    println!(
+        "epoch-cache is at or above the best other cache on {wins} of {} rows; mean of the row differences {:+.2} points.",
+        diffs.len(),
+        diffs.iter().map(|d| d.points).sum::<f64>() / n
+    );
     println!();
 }
 
-/// Column headers for the hit-ratio tables.
-fn short_name(kind: Kind) -> &'static str {
+/// Column headers for the hit-ratio tables (which replay one backend of
+/// epoch-cache: both share one policy).
+pub fn short_name(kind: Kind) -> &'static str {
     match kind {
-        Kind::EpochSeize => "epoch/seize",
-        Kind::EpochCrossbeam => "epoch/xbeam",
+        Kind::EpochSeize | Kind::EpochCrossbeam => "epoch-cache",
         Kind::MutexLru => "LRU",
         Kind::ShardedLru => "16xLRU",
         Kind::RwLockArc => "RwLock-FIFO",
+        Kind::DashMapArc => "DashMap-FIFO",
         other => other.name(),
     }
 }

@@ -1,15 +1,14 @@
-//! Section 3, memory: heap bytes per held entry, counted by a global
+//! Memory: heap bytes per held entry, counted by a global
 //! allocator that counts only while this section runs.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
-use bench_support::contenders::{Contender, Kind};
+use bench_support::contenders::Contender;
 use bench_support::zipf::key_of;
 use bench_support::{with_contender, CAPACITY};
 
-use crate::progress;
+use crate::options::Options;
 
 /// Counts live heap bytes while `COUNTING` is set; otherwise only forwards to
 /// the system allocator (one uncontended load), so it costs the throughput
@@ -90,8 +89,15 @@ fn memory_per_entry<C: Contender>() -> (f64, usize, isize) {
     (per_entry, held, bytes)
 }
 
-pub fn section() -> HashMap<Kind, f64> {
-    progress("memory per entry");
+pub fn section(opts: &Options) {
+    let bar = crate::progress::bar("memory", opts.kinds.len());
+    let mut rows = Vec::new();
+    for &kind in &opts.kinds {
+        bar.set_message(kind.name());
+        rows.push((kind, with_contender!(kind, C => memory_per_entry::<C>())));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
     println!("## Memory per held entry");
     println!();
     println!("A full cache of {CAPACITY} u64 -> u64 entries; heap bytes requested (counting global allocator");
@@ -100,9 +106,7 @@ pub fn section() -> HashMap<Kind, f64> {
         "{:<24} {:>12} {:>8} {:>14}",
         "contender", "heap bytes", "held", "bytes/entry-16"
     );
-    let mut out = HashMap::new();
-    for kind in Kind::ALL {
-        let (per_entry, held, bytes) = with_contender!(kind, C => memory_per_entry::<C>());
+    for (kind, (per_entry, held, bytes)) in rows {
         println!(
             "{:<24} {:>12} {:>8} {:>14.1}",
             kind.name(),
@@ -110,8 +114,6 @@ pub fn section() -> HashMap<Kind, f64> {
             held,
             per_entry
         );
-        out.insert(kind, per_entry);
     }
     println!();
-    out
 }
