@@ -78,9 +78,15 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
     }
 
     /// A time to live for every entry inserted without one of its own
-    /// ([`Cache::insert_with_ttl`](crate::Cache::insert_with_ttl)). Zero is refused with
-    /// [`BuildError::ZeroTimeToLive`](crate::BuildError::ZeroTimeToLive); a duration too long to represent means
-    /// "never expires". Default: none.
+    /// ([`Cache::insert_with_ttl`](crate::Cache::insert_with_ttl)). A duration too long to
+    /// represent means "never expires". Default: none.
+    ///
+    /// A zero time to live means "expires at once", here as in
+    /// `insert_with_ttl` (which then stores nothing and hands the value to the
+    /// listener as [`Expired`](crate::RemovalCause::Expired)); as the default
+    /// of a whole cache, that would be a cache that keeps nothing, surely a
+    /// mistake, so `build` refuses it with
+    /// [`BuildError::ZeroTimeToLive`](crate::BuildError::ZeroTimeToLive).
     ///
     /// ```
     /// use epoch_cache::{BuildError, Cache};
