@@ -16,6 +16,17 @@ use crate::removal::RemovalCause;
 /// attacker from choosing keys that pile into the same sets. A lookup reads
 /// at most two sets whatever the keys, so a bad hash costs hit ratio, never
 /// unbounded time.
+///
+/// ```
+/// use epoch_cache::{Cache, DefaultHashBuilder};
+///
+/// // What `Cache::new` uses; name it to pass one to `Builder::hasher`.
+/// let cache: Cache<String, u32, DefaultHashBuilder> =
+///     Cache::builder().capacity(10).hasher(DefaultHashBuilder::default()).build()?;
+/// cache.insert("a".to_string(), 1);
+/// assert_eq!(cache.get_cloned("a"), Some(1));
+/// # Ok::<(), epoch_cache::BuildError>(())
+/// ```
 pub type DefaultHashBuilder = foldhash::fast::RandomState;
 
 /// Configures and builds a [`Cache`](crate::Cache).

@@ -24,6 +24,22 @@
 /// assert!(RemovalCause::Evicted.was_evicted());
 /// assert!(!RemovalCause::Removed.was_evicted());
 /// ```
+///
+/// A `match` without a catch-all arm does not compile outside this crate:
+///
+/// ```compile_fail
+/// use epoch_cache::RemovalCause;
+///
+/// fn name(cause: RemovalCause) -> &'static str {
+///     match cause {
+///         RemovalCause::Evicted => "evicted",
+///         RemovalCause::Expired => "expired",
+///         RemovalCause::Removed => "removed",
+///         RemovalCause::Replaced => "replaced",
+///         RemovalCause::Cleared => "cleared",
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RemovalCause {

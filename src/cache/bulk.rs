@@ -13,7 +13,7 @@ where
     S: BuildHasher,
     R: Reclaimer,
 {
-    /// Iterates over the entries, each as a guarded [`Ref`]. Weakly
+    /// Iterates over the entries, each as a guarded [`Ref`](crate::Ref). Weakly
     /// consistent: safe alongside writers; an entry present throughout is
     /// seen exactly once; an entry expired by the time `next()` reaches it is
     /// skipped.
