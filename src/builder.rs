@@ -120,9 +120,9 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
     ///
     /// It runs once that thread has let go of its epoch pin, before the entry
     /// is retired: at the end of the operation that unlinked it (`insert`,
-    /// `remove`, `retain`, a set of `clear`), or, for the evictions of
-    /// `get_or_insert_with`, when the [`Ref`](crate::Ref) it returned is
-    /// dropped (a `Ref` is a pin). A slow listener therefore holds back no
+    /// `retain`, a set of `clear`), or, for what `remove` removed and what
+    /// `get_or_insert_with` evicted, when the [`Ref`](crate::Ref) it
+    /// returned is dropped (a `Ref` is a pin). A slow listener therefore holds back no
     /// other thread's memory. Through [`Pinned`](crate::Pinned) it runs
     /// under that pin, which is yours. A panic in it is caught and
     /// discarded; the entry is still freed.

@@ -48,6 +48,11 @@ where
     ///   thread until that task finishes: on a single-threaded executor that
     ///   also runs the loader, it never does. Use the async form from async
     ///   code.
+    /// - A loader that awaits its own key never finishes (a task cannot be
+    ///   told from its waiters, so this is not detected, unlike the sync
+    ///   form's re-entry); one that awaits other keys is fine. Called from
+    ///   inside a sync initializer of the same key, it panics, as the sync
+    ///   form does.
     ///
     /// ```
     /// use epoch_cache::Cache;
