@@ -21,6 +21,17 @@ pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 /// attacker from choosing keys that pile into the same sets. A lookup reads
 /// at most two sets whatever the keys, so a bad hash costs hit ratio, never
 /// unbounded time.
+///
+/// ```
+/// use epoch_cache::{Cache, DefaultHashBuilder};
+///
+/// // What `Cache::new` uses; name it to pass one to `Builder::hasher`.
+/// let cache: Cache<String, u32, DefaultHashBuilder> =
+///     Cache::builder().capacity(10).hasher(DefaultHashBuilder::default()).build()?;
+/// cache.insert("a".to_string(), 1);
+/// assert_eq!(cache.get_cloned("a"), Some(1));
+/// # Ok::<(), epoch_cache::BuildError>(())
+/// ```
 pub type DefaultHashBuilder = foldhash::fast::RandomState;
 
 /// Configures and builds a [`Cache`](crate::Cache).
@@ -89,9 +100,15 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
     }
 
     /// A time to live for every entry inserted without one of its own
-    /// ([`Cache::insert_with_ttl`](crate::Cache::insert_with_ttl)). Zero is refused with
-    /// [`BuildError::ZeroTimeToLive`](crate::BuildError::ZeroTimeToLive); a duration too long to represent means
-    /// "never expires". Default: none.
+    /// ([`Cache::insert_with_ttl`](crate::Cache::insert_with_ttl)). A duration too long to
+    /// represent means "never expires". Default: none.
+    ///
+    /// A zero time to live means "expires at once", here as in
+    /// `insert_with_ttl` (which then stores nothing and hands the value to the
+    /// listener as [`Expired`](crate::RemovalCause::Expired)); as the default
+    /// of a whole cache, that would be a cache that keeps nothing, surely a
+    /// mistake, so `build` refuses it with
+    /// [`BuildError::ZeroTimeToLive`](crate::BuildError::ZeroTimeToLive).
     ///
     /// ```
     /// use epoch_cache::{BuildError, Cache};
@@ -114,9 +131,9 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
     ///
     /// It runs once that thread has let go of its epoch pin, before the entry
     /// is retired: at the end of the operation that unlinked it (`insert`,
-    /// `remove`, `retain`, a set of `clear`), or, for the evictions of
-    /// `get_or_insert_with`, when the [`Ref`](crate::Ref) it returned is
-    /// dropped (a `Ref` is a pin). A slow listener therefore holds back no
+    /// `retain`, a set of `clear`), or, for what `remove` removed and what
+    /// `get_or_insert_with` evicted, when the [`Ref`](crate::Ref) it
+    /// returned is dropped (a `Ref` is a pin). A slow listener therefore holds back no
     /// other thread's memory. Through [`Pinned`](crate::Pinned) it runs
     /// under that pin, which is yours. A panic in it is caught and
     /// discarded; the entry is still freed.

@@ -5,17 +5,19 @@
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::builder::Weigher;
 use crate::clock;
-use crate::flight::{Flights, Handoff, Joined};
+use crate::flight::{Entered, Flights, Handoff, Joined, Leading};
 use crate::raw::departures::Departures;
 use crate::raw::entry::{Entry, Trailer, Unpublished};
 use crate::raw::guarded::Guarded;
-use crate::raw::reclaim::Reclaimer;
+use crate::raw::reclaim::{discard_panic, Reclaimer};
 use crate::raw::table::Table;
+use crate::RemovalCause;
 
 pub(crate) struct CacheCore<K, V, S, R: Reclaimer> {
     pub(crate) table: Table<K, V, R>,
@@ -28,6 +30,8 @@ pub(crate) struct CacheCore<K, V, S, R: Reclaimer> {
     pub(crate) time_to_idle: Option<Duration>,
     /// Loads in flight for `get_or_insert_with`, made on first use.
     pub(crate) flights: OnceLock<Flights<K>>,
+    /// Keeps the expiry clock's ticker running once an entry has a deadline.
+    pub(crate) clock: clock::ClockUser,
 }
 
 impl<K, V, S, R> CacheCore<K, V, S, R>
@@ -51,7 +55,12 @@ where
     fn entry(&self, key: K, value: V, ttl: Option<Duration>) -> Unpublished<K, V> {
         let weight = self.weigher.as_ref().map_or(0, |weigh| weigh(&key, &value));
         let after = |duration: Option<Duration>| match duration {
-            Some(duration) => clock::deadline_after(duration),
+            Some(duration) => {
+                // Deadlines, for a time to live or to idle, are read against
+                // the coarse clock: keep its ticker running.
+                self.clock.claim();
+                clock::deadline_after(duration)
+            }
             None => clock::NEVER,
         };
         let trailer = Trailer {
@@ -96,6 +105,9 @@ where
     /// Inserts under a pin of its own, taken after the weigher ran; the
     /// listener runs after the unpin.
     pub(crate) fn insert(&self, key: K, value: V, ttl: Option<Duration>) {
+        if ttl == Some(Duration::ZERO) {
+            return self.insert_expired(key, value);
+        }
         let new = self.entry(key, value, ttl);
         // Declared before the guard, so dropped after it: the listener runs
         // unpinned.
@@ -104,18 +116,42 @@ where
         self.insert_entry(&guard, &mut departures, new);
     }
 
-    /// Removes `key` through `guard`; what leaves goes to `out`.
-    pub(crate) fn remove_with<Q>(
+    /// An insert whose entry expires at once (a zero time to live): it
+    /// stores nothing, so it evicts nothing. The key's current entry leaves
+    /// as `Replaced`, and the new value goes straight to the listener as
+    /// `Expired`; both listener calls are made unpinned.
+    #[cold]
+    fn insert_expired(&self, key: K, value: V) {
+        {
+            // Declared before the guard, so dropped after it.
+            let mut departures = self.table.departures();
+            let guard = self.table.reclaimer.pin();
+            let hash = self.hash(&key);
+            self.table
+                .remove(&guard, &mut departures, hash, &key, RemovalCause::Replaced);
+        }
+        if let Some(listener) = &self.table.hooks.listener {
+            // As for every departure: a panicking listener is discarded.
+            discard_panic(catch_unwind(AssertUnwindSafe(|| {
+                listener(&key, &value, RemovalCause::Expired)
+            })));
+        }
+    }
+
+    /// Removes `key` through `guard`, returning the entry it removed; what
+    /// leaves goes to `out`.
+    pub(crate) fn remove_with<'g, Q>(
         &self,
-        guard: &R::Guard<'_>,
+        guard: &'g R::Guard<'_>,
         out: &mut Departures<'_, K, V, R>,
         key: &Q,
-    ) -> bool
+    ) -> Option<&'g Entry<K, V>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.table.remove(guard, out, self.hash(key), key)
+        self.table
+            .remove(guard, out, self.hash(key), key, RemovalCause::Removed)
     }
 
     /// Looks `key` up and counts the lookup; the entry lives as long as
@@ -160,7 +196,7 @@ where
     /// left unpinned; the initializer runs unpinned.
     #[cold]
     #[inline(never)]
-    fn load<E>(
+    pub(crate) fn load<E>(
         &self,
         mut key: K,
         hash: u64,
@@ -189,7 +225,19 @@ where
             }
         };
         let value = init()?; // an Err or a panic drops `leading`: the flight ends
-                             // Weighed unpinned; a panicking weigher also ends the flight.
+        Ok(self.land(leading, hash, value))
+    }
+
+    /// The leader's last step: inserts `value` for the flight's key and ends
+    /// the flight. The result keeps the insert's pin; the listener calls for
+    /// what the insert evicted are made when it drops. Called unpinned: the
+    /// value is weighed first, and a panicking weigher also ends the flight.
+    pub(crate) fn land(
+        &self,
+        leading: Leading<'_, K>,
+        hash: u64,
+        value: V,
+    ) -> Guarded<'_, K, V, R> {
         let new = self.entry(leading.take_key(), value, None);
         #[cfg_attr(not(epoch_cache_mutant = "flight_keeps_entry"), allow(unused_mut))]
         let mut handoff = Handoff::default();
@@ -203,6 +251,34 @@ where
         });
         self.count_insert();
         leading.finish(handoff);
-        Ok(found)
+        found
+    }
+
+    /// A clone of `key`'s value, under a pin of its own; the lookup is
+    /// counted in the statistics if `count`.
+    #[inline]
+    pub(crate) fn cloned<Q>(&self, hash: u64, key: &Q, count: bool) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+        V: Clone,
+    {
+        let guard = self.table.reclaimer.pin();
+        let entry = if count {
+            self.table.lookup(&guard, hash, key)
+        } else {
+            self.table.get(&guard, hash, key)
+        };
+        entry.map(|entry| entry.value.clone())
+    }
+
+    /// The async miss path's one step: whether the key is present, has a
+    /// flight to await, or is ours to load. Never blocks, and returns
+    /// unpinned.
+    pub(crate) fn enter_flight(&self, key: K, hash: u64) -> Entered<'_, K> {
+        let flights = self.flights.get_or_init(Flights::default);
+        let guard = self.table.reclaimer.pin();
+        let present = |guard: &R::Guard<'_>, key: &K| self.table.get(guard, hash, key).is_some();
+        flights.enter_async(hash, key, guard, present)
     }
 }

@@ -9,6 +9,11 @@
 //! entry past its deadline only if the ticker was starved of CPU for more than
 //! `NEAR` (32 ms). Entries without a deadline never read any clock.
 //!
+//! The ticker runs only while a cache needs it: each cache that gives an
+//! entry a deadline counts itself a user of the clock (`ClockUser`) until it
+//! is dropped, and the last one to go stops the ticker, which exits at its
+//! next tick; the next deadline starts a new one.
+//!
 //! A child of `fork` inherits no thread, so no ticker, and a horizon frozen at
 //! the fork that, trusted, would keep its entries alive forever. A
 //! `pthread_atfork` child handler, registered before the first ticker starts,
@@ -47,6 +52,9 @@ static HORIZON: AtomicU64 = AtomicU64::new(STOPPED);
 // ticker (the spawn or the fork handler failed) is never retried in this
 // process: the precise clock serves every check.
 static TICKER: AtomicU64 = AtomicU64::new(0);
+
+/// How many live caches have given an entry a deadline (`ClockUser`).
+static USERS: AtomicU64 = AtomicU64::new(0);
 
 /// Whether `stop_after_fork` is registered to run in forked children.
 static FORK_HANDLER: AtomicBool = AtomicBool::new(false);
@@ -181,6 +189,49 @@ fn tick(generation: u64) {
     TICKERS.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// A cache's claim on the ticker: made on the cache's first deadline, given
+/// up when the cache is dropped. The ticker stops when the last claim goes.
+#[derive(Debug, Default)]
+pub(crate) struct ClockUser {
+    counted: AtomicBool,
+}
+
+impl ClockUser {
+    /// Counts the cache as a user of the clock, once; call before making a
+    /// deadline.
+    #[inline]
+    pub(crate) fn claim(&self) {
+        // Relaxed: the flag only keeps this cache from being counted twice,
+        // which the swap below settles.
+        if !self.counted.load(Ordering::Relaxed) {
+            self.claim_once();
+        }
+    }
+
+    #[cold]
+    fn claim_once(&self) {
+        // Relaxed on both: the count orders nothing. A claim racing with the
+        // last drop elsewhere may see that drop stop the ticker just after
+        // its own deadline found one running; the clock is then stopped,
+        // which is always safe (every check reads the precise clock) and
+        // undone by the next check of a near deadline or the next deadline.
+        if !self.counted.swap(true, Ordering::Relaxed) {
+            USERS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for ClockUser {
+    fn drop(&mut self) {
+        // Relaxed: as in `claim_once`; a ticker stopped too early is
+        // restarted on demand, one left running by a race stops with the
+        // next cache dropped.
+        if *self.counted.get_mut() && USERS.fetch_sub(1, Ordering::Relaxed) == 1 {
+            stop();
+        }
+    }
+}
+
 /// Stops the clock, as in a forked child, which inherits no ticker: checks
 /// read the precise clock until the next check or deadline starts a ticker.
 /// A ticker still running (never in a real child) exits at its next tick.
@@ -188,6 +239,13 @@ fn tick(generation: u64) {
 /// Async-signal-safe, as a `pthread_atfork` child handler must be: it does
 /// only lock-free atomic operations and cannot panic.
 pub(crate) fn stop_after_fork() {
+    stop();
+}
+
+/// Stops the clock: the ticker exits at its next tick, and checks read the
+/// precise clock until a new one starts. Async-signal-safe (see
+/// `stop_after_fork`).
+fn stop() {
     // Relaxed: in a child no other thread runs; elsewhere, either order
     // against the generation below leaves a safe horizon (see `tick`).
     HORIZON.store(STOPPED, Ordering::Relaxed);
@@ -227,6 +285,10 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "no ticker under Miri")]
     fn restarts_after_fork() {
+        // A claim of our own, so that no other test's cache, dropped
+        // meanwhile, stops the clock under this one.
+        let user = ClockUser::default();
+        user.claim();
         let far = deadline_after(Duration::from_secs(60));
         let running = || HORIZON.load(Ordering::Relaxed) != STOPPED;
         let one_ticker = || TICKERS.load(Ordering::Relaxed) == 1;

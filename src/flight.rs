@@ -5,10 +5,18 @@
 //! equality, so keys whose hashes collide never wait for each other. The
 //! first caller to miss a key registers a `Flight` holding the key and leads:
 //! it runs its initializer with no lock and no pin held. Later callers of the
-//! same key wait on the flight's condition variable, also unpinned, and when
-//! it ends they look the key up again. They are never handed the leader's
-//! entry: that entry may have been evicted and retired while they slept, and
-//! they hold no pin that could keep it alive.
+//! same key wait, also unpinned, and when it ends they look the key up again.
+//! They are never handed the leader's entry: that entry may have been evicted
+//! and retired while they slept, and they hold no pin that could keep it
+//! alive.
+//!
+//! Sync and async callers share the flights. A sync waiter blocks on the
+//! flight's condition variable (loom's under `epoch_cache_loom`, so the models
+//! check this protocol); an async waiter awaits the flight's `Event`
+//! (`event-listener`), which never blocks its executor's thread. A leader
+//! wakes both kinds when it ends, however it ends: finished, failed,
+//! panicked, or, for an async leader, dropped mid-load (its task cancelled),
+//! so a waiter always takes over.
 //!
 //! Whoever calls into this module holds no pin: a pinned thread holds back
 //! the reclamation of every thread's garbage, so it must not wait on user
@@ -16,6 +24,8 @@
 
 use std::hash::Hash;
 use std::sync::{Arc, PoisonError};
+
+use event_listener::Event;
 
 use crate::sync::{current_thread, Condvar, Mutex, MutexGuard, ThreadId};
 
@@ -52,10 +62,15 @@ impl<K> Default for Flights<K> {
 /// One initializer running for one key.
 struct Flight<K> {
     hash: u64,
-    leader: ThreadId,
+    /// The leading thread, for a sync leader, whose initializer runs on this
+    /// thread's stack until the flight ends; `None` for an async leader,
+    /// whose future may move between threads and share one with its waiters.
+    leader: Option<ThreadId>,
     state: Mutex<State<K>>,
-    /// Notified once, when the state becomes `Finished`.
+    /// Notified once, when the state becomes `Finished`: sync waiters.
     finished: Condvar,
+    /// Notified once, after `finished`: async waiters.
+    finished_async: Event,
 }
 
 enum State<K> {
@@ -77,6 +92,23 @@ pub(crate) enum Joined<'f, K> {
     Waited(K, Handoff),
     /// No flight of this key: run the initializer, then insert.
     Lead(Leading<'f, K>),
+}
+
+/// What an async caller that missed should do next: `Joined`, without the
+/// blocking wait.
+pub(crate) enum Entered<'f, K> {
+    /// The key turned up in the table: look it up (it may be gone again).
+    Present(K),
+    /// A flight of this key runs: await its end, then look the key up again.
+    Wait(K, Waiting<K>),
+    /// No flight of this key: run the initializer, then insert.
+    Lead(Leading<'f, K>),
+}
+
+/// A flight to wait for. Holds no lock and no pin: an async waiter keeps it
+/// across its `.await`.
+pub(crate) struct Waiting<K> {
+    flight: Arc<Flight<K>>,
 }
 
 /// Locks, ignoring poison: every critical section here leaves its data
@@ -115,19 +147,53 @@ impl<K: Hash + Eq> Flights<K> {
         guard: G,
         present: impl FnOnce(&G, &K) -> bool,
     ) -> Joined<'_, K> {
+        match self.enter(hash, key, guard, present, Leader::Thread) {
+            Entered::Present(key) => Joined::Present(key),
+            Entered::Wait(key, waiting) => Joined::Waited(key, waiting.flight.wait()),
+            Entered::Lead(leading) => Joined::Lead(leading),
+        }
+    }
+
+    /// `join` for an async caller: never blocks (but for the shard and state
+    /// locks, held for a few comparisons), and a flight it leads belongs to
+    /// no thread.
+    ///
+    /// # Panics
+    ///
+    /// As `join`: if this thread leads a sync flight of `key` (the call
+    /// comes from inside that flight's initializer).
+    pub(crate) fn enter_async<G>(
+        &self,
+        hash: u64,
+        key: K,
+        guard: G,
+        present: impl FnOnce(&G, &K) -> bool,
+    ) -> Entered<'_, K> {
+        self.enter(hash, key, guard, present, Leader::Task)
+    }
+
+    fn enter<G>(
+        &self,
+        hash: u64,
+        key: K,
+        guard: G,
+        present: impl FnOnce(&G, &K) -> bool,
+        leader: Leader,
+    ) -> Entered<'_, K> {
         let mut shard = self.shard(hash);
         if present(&guard, &key) {
             drop(shard);
             drop(guard);
-            return Joined::Present(key);
+            return Entered::Present(key);
         }
-        let me = current_thread().id();
+        let me = Some(current_thread().id());
         let mut ours = None;
         for flight in shard.iter().filter(|f| f.hash == hash) {
             let same_key = match &*lock(&flight.state) {
                 State::Running(theirs) => *theirs == key,
                 // Maybe ours; it ends in a moment. (Never our own: a leader
-                // inserting runs no initializer that could call back here.)
+                // inserting runs no initializer that could call back here,
+                // and an async one inserts within one poll.)
                 State::Inserting => flight.leader != me,
                 State::Finished(_) => false,
             };
@@ -144,19 +210,22 @@ impl<K: Hash + Eq> Flights<K> {
         if let Some(flight) = ours {
             drop(shard);
             drop(guard);
-            let handoff = flight.wait();
-            return Joined::Waited(key, handoff);
+            return Entered::Wait(key, Waiting { flight });
         }
         let flight = Arc::new(Flight {
             hash,
-            leader: me,
+            leader: match leader {
+                Leader::Thread => me,
+                Leader::Task => None,
+            },
             state: Mutex::new(State::Running(key)),
             finished: Condvar::new(),
+            finished_async: Event::new(),
         });
         shard.push(Arc::clone(&flight));
         drop(shard);
         drop(guard);
-        Joined::Lead(Leading {
+        Entered::Lead(Leading {
             flights: self,
             flight,
             finished: false,
@@ -164,7 +233,42 @@ impl<K: Hash + Eq> Flights<K> {
     }
 }
 
+/// Who leads a new flight: this thread (a sync caller) or a task.
+#[derive(Clone, Copy)]
+enum Leader {
+    Thread,
+    Task,
+}
+
+impl<K> Waiting<K> {
+    /// Waits, without blocking the thread, until the flight is `Finished`.
+    pub(crate) async fn finished(self) -> Handoff {
+        loop {
+            if let Some(handoff) = self.flight.handoff() {
+                return handoff;
+            }
+            // Listen before checking again: a leader sets `Finished` under
+            // the state lock and notifies after releasing it, so either the
+            // check below sees `Finished`, or the listener was registered
+            // before that lock was taken, and so before the notification.
+            let listener = self.flight.finished_async.listen();
+            if let Some(handoff) = self.flight.handoff() {
+                return handoff;
+            }
+            listener.await;
+        }
+    }
+}
+
 impl<K> Flight<K> {
+    /// The handoff, if the flight is `Finished`.
+    fn handoff(&self) -> Option<Handoff> {
+        match &*lock(&self.state) {
+            State::Finished(handoff) => Some(*handoff),
+            _ => None,
+        }
+    }
+
     /// Blocks until the flight is `Finished`.
     fn wait(&self) -> Handoff {
         let mut state = lock(&self.state);
@@ -181,8 +285,10 @@ impl<K> Flight<K> {
 }
 
 /// The leader's duty: take the key back to insert it, then finish the
-/// flight. Dropped unfinished (the initializer failed or panicked), it
-/// finishes the flight itself and the waiters load for themselves.
+/// flight. Dropped unfinished (the initializer failed or panicked, or the
+/// async leader's future was dropped), it finishes the flight itself and the
+/// waiters load for themselves. Holds no lock and no pin: an async leader
+/// keeps it across the `.await` of its loader.
 pub(crate) struct Leading<'f, K> {
     flights: &'f Flights<K>,
     flight: Arc<Flight<K>>,
@@ -214,6 +320,7 @@ impl<K> Leading<'_, K> {
             .retain(|f| !Arc::ptr_eq(f, &self.flight));
         let previous = std::mem::replace(&mut *lock(&self.flight.state), State::Finished(handoff));
         self.flight.finished.notify_all();
+        self.flight.finished_async.notify(usize::MAX);
         // An unused key (the initializer failed) is dropped here, with no
         // lock held.
         drop(previous);
@@ -221,7 +328,8 @@ impl<K> Leading<'_, K> {
 }
 
 impl<K> Drop for Leading<'_, K> {
-    /// The initializer failed or panicked: end the flight with no entry.
+    /// The initializer failed or panicked, or the leading future was
+    /// dropped: end the flight with no entry.
     fn drop(&mut self) {
         if !self.finished {
             self.end(Handoff::default());

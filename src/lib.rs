@@ -77,14 +77,22 @@
 //!
 //! - **Single flight**: [`Cache::get_or_insert_with`] and
 //!   [`Cache::try_get_or_insert_with`], per key (keys whose hashes collide
-//!   never wait for each other). Initializers run and waiters wait with no
-//!   pin held. A panicking or failing initializer affects only its caller; a
-//!   waiter then runs its own.
+//!   never wait for each other), and their async twins (see "Async use"
+//!   below). Initializers run and waiters wait with no pin held. A panicking
+//!   or failing initializer affects only its caller; a waiter then runs its
+//!   own. [`Cache::get_or_insert_with_ref`] takes the key by reference and
+//!   owns it only to insert it (a hit on a `String` key allocates nothing).
+//! - **Reads that are no access**: [`Cache::peek`] and
+//!   [`Cache::contains_key`] touch neither the eviction policy nor the
+//!   statistics, as moka's `contains_key`; [`Cache::remove`] returns the
+//!   removed entry, like `HashMap::remove`.
 //! - **Time to live**, per cache or per entry ([`Cache::insert_with_ttl`]). An
 //!   entry with a deadline costs 8 more bytes; `get` checks it against a coarse
 //!   millisecond clock advanced by a background thread (one relaxed load), and
 //!   against the precise clock only in the last 32 ms before the deadline.
-//!   Entries without a deadline never read a clock.
+//!   Entries without a deadline never read a clock, and the thread runs only
+//!   while a cache that gave an entry a deadline lives. A zero time to live
+//!   means "expires at once" (see [`Cache::insert_with_ttl`]).
 //! - **Weighted capacity** ([`Builder::max_weight`] with
 //!   [`Builder::weigher`]): a bound on the total weight of the entries (bytes,
 //!   say) as well as on their number. [`Cache::weight`] never exceeds it, at
@@ -114,6 +122,43 @@
 //!   and safe alongside writers: an entry present throughout is seen once.
 //! - **Parallel bulk operations** with the `rayon` feature: `par_iter`,
 //!   `par_retain`, `par_extend`.
+//!
+//! # Async use
+//!
+//! The crate depends on no async runtime. [`Cache::get_or_insert_async`] and
+//! [`Cache::try_get_or_insert_async`] load with a future, under the same
+//! single flight as the sync loaders (a sync and an async caller of one key
+//! share one load). Their waiters never block their thread, and if the
+//! leading task is dropped (aborted, timed out) a waiter takes over at once.
+//!
+//! A [`Ref`] is a guard: it holds an epoch pin, is `!Send`, and must not
+//! live across an `.await` (it would hold back reclamation for as long as
+//! the task sleeps, and make the task `!Send`). So async code takes clones:
+//! the async loaders return `V`, and [`Cache::get_cloned`] reads one. Store
+//! `Arc<V>` values to make the clone a reference count. The futures hold no
+//! pin and no lock across an `.await` and are `Send` whenever the key, the
+//! value, the hasher and the loader are, so they work in `tokio::spawn`.
+//!
+//! ```
+//! use epoch_cache::Cache;
+//! use std::sync::Arc;
+//!
+//! async fn profile(cache: &Cache<u64, Arc<String>>, id: u64) -> Arc<String> {
+//!     // Only a clone crosses the `.await`s below, never a `Ref`.
+//!     if let Some(hit) = cache.get_cloned(&id) {
+//!         return hit;
+//!     }
+//!     cache
+//!         .get_or_insert_async(id, async move { Arc::new(format!("profile {id}")) })
+//!         .await
+//! }
+//!
+//! let cache: Cache<u64, Arc<String>> = Cache::new(1_000);
+//! // Any executor runs it: tokio, smol, or a plain `block_on`.
+//! let loaded = pollster::block_on(profile(&cache, 7));
+//! assert_eq!(loaded.as_str(), "profile 7");
+//! assert!(Arc::ptr_eq(&loaded, &cache.get_cloned(&7).unwrap()));
+//! ```
 //!
 //! # Guarantees
 //!

@@ -30,7 +30,7 @@ use crate::raw::reclaim::{DefaultReclaimer, Reclaimer};
 /// let cache: Cache<u64, String> = Cache::new(10);
 /// cache.insert(1, "one".into());
 /// let r = cache.get(&1).unwrap();
-/// cache.remove(&1); // unlinked, but `r` still reads it
+/// drop(cache.remove(&1)); // unlinked, but `r` still reads it
 /// assert_eq!((*r.key(), r.value().as_str()), (1, "one"));
 /// ```
 pub struct Ref<'a, K, V, R: Reclaimer = DefaultReclaimer> {
@@ -152,23 +152,29 @@ where
             .insert_with(&self.guard, &mut departures, key, value, None);
     }
 
-    /// Removes through this pin, like [`Cache::remove`](crate::Cache::remove) (the listener runs
-    /// under this pin, as for [`insert`](Self::insert)).
+    /// Removes through this pin, like [`Cache::remove`](crate::Cache::remove),
+    /// returning the removed value, borrowed for as long as this pin lives
+    /// (the listener runs under this pin, before this returns, as for
+    /// [`insert`](Self::insert)).
     ///
     /// ```
     /// use epoch_cache::Cache;
     ///
     /// let cache: Cache<u64, u64> = Cache::new(10);
     /// cache.insert(1, 2);
-    /// assert!(cache.pin().remove(&1));
+    /// let pinned = cache.pin();
+    /// assert_eq!(pinned.remove(&1), Some(&2));
+    /// assert_eq!(pinned.remove(&1), None);
     /// ```
-    pub fn remove<Q>(&self, key: &Q) -> bool
+    pub fn remove<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let mut departures = self.core.table.departures();
-        self.core.remove_with(&self.guard, &mut departures, key)
+        self.core
+            .remove_with(&self.guard, &mut departures, key)
+            .map(|entry| &entry.value)
     }
 }
 

@@ -42,6 +42,16 @@ pub struct CacheStats {
 
 impl CacheStats {
     /// Hits over lookups; 0 before any lookup.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::builder().capacity(10).record_stats(true).build()?;
+    /// cache.insert(1, 1);
+    /// assert!(cache.get(&1).is_some() && cache.get(&2).is_none());
+    /// assert_eq!(cache.stats().hit_ratio(), 0.5);
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
     pub fn hit_ratio(&self) -> f64 {
         let lookups = self.hits + self.misses;
         if lookups == 0 {

@@ -27,8 +27,8 @@ fn remove_and_contains<R: Reclaimer>() {
     }
     assert_eq!(c.len(), 50);
     for k in (0..50).step_by(2) {
-        assert!(c.remove(&k));
-        assert!(!c.remove(&k), "a second remove finds nothing");
+        assert_eq!(c.remove(&k).map(|r| (*r.key(), *r)), Some((k, k * 10)));
+        assert!(c.remove(&k).is_none(), "a second remove finds nothing");
     }
     for k in 0..50 {
         assert_eq!(c.contains_key(&k), k % 2 == 1, "key {k}");
@@ -49,7 +49,7 @@ fn borrowed_lookups<R: Reclaimer>() {
     let pinned = c.pin();
     assert_eq!(pinned.get("alpha"), Some(&vec![1]));
     drop(pinned);
-    assert!(c.remove("alpha"));
+    assert_eq!(c.remove("alpha").as_deref(), Some(&vec![1]));
     assert!(c.get("alpha").is_none());
 }
 
@@ -86,7 +86,7 @@ fn pinned_operations<R: Reclaimer>() {
     pinned.insert(1, 1);
     pinned.insert(2, 2);
     let one = pinned.get(&1).unwrap();
-    assert!(pinned.remove(&1));
+    assert_eq!(pinned.remove(&1), Some(&1));
     assert_eq!(
         *one, 1,
         "a borrowed value outlives its removal while pinned"

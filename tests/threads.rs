@@ -133,7 +133,7 @@ fn cache_in_a_thread_local_destructor<R: Reclaimer>(first_use: FirstUse, record_
                     slot.0.set(Some(Box::new(move || {
                         assert_eq!(c.get_cloned(&1), Some(10));
                         c.insert(2, 20);
-                        assert!(c.remove(&1));
+                        assert!(c.remove(&1).is_some());
                         c.insert(3, 30);
                         assert_eq!(c.get_cloned(&3), Some(30));
                     })))

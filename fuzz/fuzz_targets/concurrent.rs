@@ -142,7 +142,7 @@ fn run_thread<R: Reclaimer>(
             }
             Op::Remove(key) => {
                 let key = own(key);
-                let removed = cache.remove(&key);
+                let removed = cache.remove(&key).is_some();
                 model.check_remove(key, removed);
                 assert!(
                     cache.get(&key).is_none(),

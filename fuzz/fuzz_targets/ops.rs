@@ -116,9 +116,9 @@ fn run<R: Reclaimer>(input: &Input) {
                 Op::Remove(key) | Op::PinnedRemove(key) => {
                     let key = u16::from(key);
                     let removed = if matches!(op, Op::Remove(_)) {
-                        cache.remove(&key)
+                        cache.remove(&key).is_some()
                     } else {
-                        cache.pin().remove(&key)
+                        cache.pin().remove(&key).is_some()
                     };
                     model.check_remove(key, removed);
                     assert!(cache.get(&key).is_none(), "key {key} present after remove");

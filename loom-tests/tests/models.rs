@@ -56,7 +56,7 @@ fn get_racing_remove() {
         let cache = Arc::new(cache(2));
         cache.insert(key(1), log.value(10));
         let reader = spawn_reader(&cache, 1, 10);
-        assert!(cache.remove(&key(1)));
+        assert!(cache.remove(&key(1)).is_some());
         reader.join().unwrap();
         assert!(cache.get(&key(1)).is_none());
         assert_eq!(cache.len(), 0);
@@ -106,7 +106,7 @@ fn two_inserts_of_same_new_key() {
         assert_eq!(cache.len(), 1, "one copy of the key");
         let seen = cache.get(&key(1)).expect("one insert landed").read();
         assert!(seen == 10 || seen == 11, "saw {seen}");
-        assert!(cache.remove(&key(1)));
+        assert!(cache.remove(&key(1)).is_some());
         assert!(
             cache.get(&key(1)).is_none(),
             "no second copy behind the first"
@@ -154,7 +154,7 @@ fn insert_racing_remove_of_absent_key() {
             let value = log.value(10);
             thread::spawn(move || cache.insert(key(1), value))
         };
-        let removed = cache.remove(&key(1));
+        let removed = cache.remove(&key(1)).is_some();
         inserter.join().unwrap();
         cache.validate();
         let after = cache.get(&key(1)).map(|r| r.read());
@@ -184,7 +184,7 @@ fn insert_racing_remove_of_present_key() {
             })
         };
         assert!(
-            cache.remove(&key(1)),
+            cache.remove(&key(1)).is_some(),
             "some value of the key was visible throughout"
         );
         inserter.join().unwrap();
@@ -319,7 +319,7 @@ fn pinned_borrow_across_remove_and_reinsert() {
             })
         };
         wait_for(&got_ref);
-        assert!(cache.remove(&key(1)));
+        assert!(cache.remove(&key(1)).is_some());
         cache.insert(key(1), log.value(11));
         // Release: pairs with the reader's Acquire in `wait_for`.
         done.store(true, Ordering::Release);

@@ -1,5 +1,6 @@
 //! Loading under single flight: `get_or_insert_with` and its fallible form.
 
+use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
 use super::Cache;
@@ -75,5 +76,36 @@ where
         init: impl FnOnce() -> Result<V, E>,
     ) -> Result<Ref<'_, K, V, R>, E> {
         self.core.get_or_load(key, init).map(Ref::new)
+    }
+
+    /// Like [`get_or_insert_with`](Self::get_or_insert_with), with the key
+    /// borrowed: it is turned into an owned `K` (`to_owned`) only if it must
+    /// be inserted, so a hit on a `String` key allocates nothing.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<String, usize> = Cache::new(100);
+    /// let name = "epoch"; // a `&str`: no `String` is made unless inserted
+    /// assert_eq!(*cache.get_or_insert_with_ref(name, || name.len()), 5);
+    /// assert_eq!(*cache.get_or_insert_with_ref(name, || unreachable!("present")), 5);
+    /// ```
+    #[inline]
+    pub fn get_or_insert_with_ref<Q>(&self, key: &Q, init: impl FnOnce() -> V) -> Ref<'_, K, V, R>
+    where
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+    {
+        let hash = self.core.hash(key);
+        if let Some(found) = self.core.table.get_guarded(hash, key, true) {
+            return Ref::new(found);
+        }
+        let loaded = self.core.load(key.to_owned(), hash, || {
+            Ok::<V, std::convert::Infallible>(init())
+        });
+        match loaded {
+            Ok(found) => Ref::new(found),
+            Err(never) => match never {},
+        }
     }
 }

@@ -21,6 +21,7 @@ use crate::stats::{CacheStats, Stats};
 
 mod bulk;
 mod loading;
+mod loading_async;
 
 /// A bounded concurrent cache whose reads take no lock and touch no reference
 /// count.
@@ -36,7 +37,7 @@ mod loading;
 /// let cache: Cache<u64, String> = Cache::new(10_000);
 /// cache.insert(1, "one".to_string());
 /// assert_eq!(cache.get(&1).as_deref().map(String::as_str), Some("one"));
-/// assert!(cache.remove(&1));
+/// assert_eq!(cache.remove(&1).as_deref().map(String::as_str), Some("one"));
 /// assert!(cache.get(&1).is_none());
 /// ```
 ///
@@ -141,10 +142,15 @@ where
     ///
     /// After `ttl`, [`get`](Self::get) no longer returns the entry; it is
     /// unlinked when its set is next written, or by
-    /// [`purge_expired`](Self::purge_expired). A zero `ttl` inserts an entry
-    /// that is already expired (it replaces the key's old value, and is never
-    /// returned); an absurdly long one never expires. Durations round up to
-    /// whole milliseconds.
+    /// [`purge_expired`](Self::purge_expired). An absurdly long `ttl` never
+    /// expires. Durations round up to whole milliseconds.
+    ///
+    /// A zero `ttl` means "expires at once" (the rule of
+    /// [`Builder::time_to_live`] too, which refuses it as a whole cache's
+    /// default): nothing is stored and nothing is evicted; the key's old
+    /// entry, if any, leaves as [`Replaced`](crate::RemovalCause::Replaced),
+    /// and the new value goes straight to the listener as
+    /// [`Expired`](crate::RemovalCause::Expired).
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -155,6 +161,9 @@ where
     /// assert!(cache.contains_key(&1));
     /// std::thread::sleep(Duration::from_millis(30));
     /// assert!(!cache.contains_key(&1));
+    /// cache.insert(2, 2);
+    /// cache.insert_with_ttl(2, 3, Duration::ZERO); // expires at once
+    /// assert!(!cache.contains_key(&2));
     /// ```
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
         self.core.insert(key, value, Some(ttl));
@@ -226,31 +235,62 @@ where
         Pinned::new(&self.core)
     }
 
-    /// Removes `key`; true if this call removed it (an expired entry is
-    /// unlinked too, but counts as absent).
+    /// Removes `key`, returning the entry this call removed, like
+    /// `HashMap::remove`: it stays readable while the [`Ref`] lives (an
+    /// expired entry is unlinked too, but counts as absent: `None`). The
+    /// listener, if any, sees it ([`Removed`](crate::RemovalCause::Removed))
+    /// when the `Ref` is dropped, since a `Ref` holds a pin and the listener
+    /// never runs pinned; drop the result at once (`cache.remove(&k);`) to
+    /// have it called before the next statement.
     ///
     /// ```
     /// use epoch_cache::Cache;
     ///
-    /// let cache: Cache<u64, u64> = Cache::new(10);
-    /// cache.insert(1, 1);
-    /// assert!(cache.remove(&1));
-    /// assert!(!cache.remove(&1));
+    /// let cache: Cache<u64, String> = Cache::new(10);
+    /// cache.insert(1, "one".to_string());
+    /// let removed = cache.remove(&1).unwrap();
+    /// assert_eq!((*removed.key(), removed.as_str()), (1, "one"));
+    /// assert!(cache.remove(&1).is_none());
     /// ```
-    pub fn remove<Q>(&self, key: &Q) -> bool
+    pub fn remove<Q>(&self, key: &Q) -> Option<Ref<'_, K, V, R>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        // Declared before the guard, so dropped after it: the listener runs
-        // unpinned.
-        let mut departures = self.core.table.departures();
-        let guard = self.core.table.reclaimer.pin();
-        self.core.remove_with(&guard, &mut departures, key)
+        let hash = self.core.hash(key);
+        self.core.table.remove_guarded(hash, key).map(Ref::new)
     }
 
-    /// True if `key` is present. Counts as an access for the eviction policy
-    /// and for the statistics.
+    /// Looks `key` up without counting it as an access: neither the
+    /// eviction policy nor the statistics see it, so a peeked entry is not
+    /// protected from eviction as one returned by [`get`](Self::get) is, and
+    /// a peek does not push back its time-to-idle deadline. An expired entry
+    /// is not returned.
+    ///
+    /// ```
+    /// use epoch_cache::Cache;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::builder().capacity(10).record_stats(true).build()?;
+    /// cache.insert(1, 10);
+    /// assert_eq!(cache.peek(&1).as_deref(), Some(&10));
+    /// assert!(cache.peek(&2).is_none());
+    /// assert_eq!((cache.stats().hits, cache.stats().misses), (0, 0));
+    /// # Ok::<(), epoch_cache::BuildError>(())
+    /// ```
+    #[inline]
+    pub fn peek<Q>(&self, key: &Q) -> Option<Ref<'_, K, V, R>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.core.hash(key);
+        self.core.table.peek_guarded(hash, key).map(Ref::new)
+    }
+
+    /// True if `key` is present (and unexpired). Like [`peek`](Self::peek),
+    /// and unlike [`get`](Self::get), it is not an access: neither the
+    /// eviction policy nor the statistics count it (as moka's
+    /// `contains_key`).
     ///
     /// ```
     /// use epoch_cache::Cache;
@@ -265,8 +305,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let guard = self.core.table.reclaimer.pin();
-        self.core.lookup(&guard, key).is_some()
+        self.peek(key).is_some()
     }
 
     /// Removes every entry (the listener sees
@@ -484,6 +523,7 @@ impl<K, V, S, R: Reclaimer> Builder<K, V, S, R> {
             weigher: self.weigher,
             time_to_idle: self.time_to_idle,
             flights: OnceLock::new(),
+            clock: Default::default(),
         };
         // Under loom, make the flights now: building them creates loom locks,
         // which may switch loom threads inside `OnceLock::get_or_init`, where

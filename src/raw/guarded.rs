@@ -10,6 +10,7 @@ use super::departures::Departures;
 use super::entry::{Entry, Unpublished};
 use super::reclaim::Reclaimer;
 use super::table::Table;
+use crate::RemovalCause;
 
 /// An entry and the guard that keeps it allocated.
 pub(crate) struct Guarded<'a, K, V, R: Reclaimer> {
@@ -65,6 +66,52 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             entry,
             _guard: guard,
             _departures: None,
+        })
+    }
+
+    /// Looks `key` up under a pin of its own, like `get_guarded`, but
+    /// touches neither the eviction policy nor the statistics.
+    pub(crate) fn peek_guarded<Q>(&self, hash: u64, key: &Q) -> Option<Guarded<'_, K, V, R>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let guard = self.reclaimer.pin();
+        let found = self.find_visible(&guard, &self.probe(hash), key)?;
+        // SAFETY: `find_visible` returned a live entry protected by `guard`.
+        if unsafe { self.expired(found.word) } {
+            return None;
+        }
+        let entry = NonNull::new(found.word.address()).expect("visible words are never null");
+        // `entry` was loaded through `guard`, which the result keeps.
+        Some(Guarded {
+            entry,
+            _guard: guard,
+            _departures: None,
+        })
+    }
+
+    /// Removes `key` under a pin of its own and keeps that pin for the
+    /// removed entry, which stays readable while the result lives. The
+    /// listener call for it is made when the result is dropped, after its
+    /// pin.
+    pub(crate) fn remove_guarded<Q>(&self, hash: u64, key: &Q) -> Option<Guarded<'_, K, V, R>>
+    where
+        K: Borrow<Q> + Send,
+        V: Send,
+        Q: Eq + ?Sized,
+    {
+        // Declared before the guard, so dropped after it on every exit.
+        let mut departures = self.departures();
+        let guard = self.reclaimer.pin();
+        let removed = self.remove(&guard, &mut departures, hash, key, RemovalCause::Removed)?;
+        let removed = NonNull::from(removed);
+        // `removed` was loaded through `guard`, which the result keeps: it
+        // stays allocated, retired or not, until the guard is dropped.
+        Some(Guarded {
+            entry: removed,
+            _guard: guard,
+            _departures: departures.boxed(),
         })
     }
 

@@ -320,14 +320,18 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         found
     }
 
-    /// Removes the visible entry of `key`; true if this call unlinked it.
-    pub(crate) fn remove<Q>(
+    /// Removes the visible entry of `key`, returning it if this call
+    /// unlinked it (an expired entry is unlinked too, as `Expired`, but not
+    /// returned); it leaves with `cause`. It stays allocated while `guard`
+    /// lives, retired or not.
+    pub(crate) fn remove<'g, Q>(
         &self,
-        guard: &R::Guard<'_>,
+        guard: &'g R::Guard<'_>,
         out: &mut Departures<'_, K, V, R>,
         hash: u64,
         key: &Q,
-    ) -> bool
+        cause: RemovalCause,
+    ) -> Option<&'g Entry<K, V>>
     where
         K: Borrow<Q> + Send,
         V: Send,
@@ -342,13 +346,16 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 let cause = if expired {
                     RemovalCause::Expired
                 } else {
-                    RemovalCause::Removed
+                    cause
                 };
                 self.retire(guard, out, found.word, cause);
-                return !expired;
+                // SAFETY: unlinked by us and retired (or kept by `out`) no
+                // earlier than now, so protected by `guard` for `'g`.
+                let entry = unsafe { &*found.word.address() };
+                return (!expired).then_some(entry);
             }
         }
-        false
+        None
     }
 
     /// Unlinks every visible entry of set `index`. Inserts racing with it

@@ -28,6 +28,17 @@ use crossbeam_epoch::{Collector, LocalHandle};
 /// to finish handing its handle back (which drops values it retired), so that
 /// every value is dropped by the time the cache is; a value's `Drop` that
 /// blocks on the thread dropping the cache would deadlock that wait.
+///
+/// ```
+/// use epoch_cache::{Cache, Crossbeam, DefaultHashBuilder};
+///
+/// // The default: `Cache<K, V>` is `Cache<K, V, DefaultHashBuilder, Crossbeam>`.
+/// let cache: Cache<u64, u64, DefaultHashBuilder, Crossbeam> =
+///     Cache::builder().capacity(100).reclaimer::<Crossbeam>().build()?;
+/// cache.insert(1, 2);
+/// assert_eq!(cache.get_cloned(&1), Some(2));
+/// # Ok::<(), epoch_cache::BuildError>(())
+/// ```
 pub struct Crossbeam {
     // Drop order matters: the handles go first, pushing their local garbage to
     // the collector's global queue; dropping the last collector reference then
@@ -132,7 +143,32 @@ impl std::fmt::Debug for Crossbeam {
     }
 }
 
-/// A crossbeam guard tied to the lifetime of its cache.
+/// A crossbeam guard tied to the lifetime of its cache: the pin that a
+/// [`Ref`](crate::Ref), [`Pinned`](crate::Pinned) or [`Iter`](crate::Iter)
+/// of a [`Crossbeam`]-backed cache holds. You never make one yourself. It is
+/// `!Send`, and so are they: a pin belongs to its thread, and must not be
+/// kept across an `.await` (see the crate docs, "Async use").
+///
+/// ```
+/// use epoch_cache::{Cache, Crossbeam, CrossbeamGuard, Reclaimer};
+///
+/// fn guard_of<R: Reclaimer>() -> &'static str {
+///     std::any::type_name::<R::Guard<'static>>()
+/// }
+/// assert_eq!(guard_of::<Crossbeam>(), std::any::type_name::<CrossbeamGuard<'static>>());
+///
+/// let cache: Cache<u64, u64> = Cache::new(10);
+/// let pinned = cache.pin(); // holds a `CrossbeamGuard` until dropped
+/// assert!(pinned.get(&1).is_none());
+/// ```
+///
+/// ```compile_fail
+/// use epoch_cache::Cache;
+///
+/// fn send<T: Send>(_: T) {}
+/// let cache: Cache<u64, u64> = Cache::new(10);
+/// send(cache.pin()); // a guard is not `Send`
+/// ```
 pub struct CrossbeamGuard<'a> {
     guard: crossbeam_epoch::Guard,
     _cache: PhantomData<&'a Crossbeam>,

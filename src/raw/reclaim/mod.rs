@@ -95,4 +95,14 @@ pub(crate) fn discard_panic(result: std::thread::Result<()>) {
 /// against 65 to 70 million gets a second on 16,384 hot keys (see
 /// BENCHMARKS.md for the full tables). It is also the backend that loom models.
 /// Seize remains available; it bounds garbage per thread more tightly.
+///
+/// ```
+/// use epoch_cache::{Cache, Crossbeam, DefaultHashBuilder, DefaultReclaimer};
+/// use std::any::TypeId;
+///
+/// assert_eq!(TypeId::of::<DefaultReclaimer>(), TypeId::of::<Crossbeam>());
+/// let cache: Cache<u64, u64, DefaultHashBuilder, DefaultReclaimer> = Cache::new(10);
+/// cache.insert(1, 2);
+/// assert_eq!(cache.get_cloned(&1), Some(2));
+/// ```
 pub type DefaultReclaimer = Crossbeam;

@@ -25,6 +25,16 @@ use crate::sync::{AtomicPtr, Ordering};
 /// dropping it from a thread-local destructor can race with another thread's
 /// pin. The default [`Crossbeam`](super::Crossbeam) backend has no such
 /// limitation.
+///
+/// ```
+/// use epoch_cache::{Cache, DefaultHashBuilder, Seize};
+///
+/// let cache: Cache<u64, u64, DefaultHashBuilder, Seize> =
+///     Cache::builder().capacity(100).reclaimer::<Seize>().build()?;
+/// cache.insert(1, 2);
+/// assert_eq!(cache.get_cloned(&1), Some(2));
+/// # Ok::<(), epoch_cache::BuildError>(())
+/// ```
 pub struct Seize {
     collector: ::seize::Collector,
 }
