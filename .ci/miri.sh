@@ -22,6 +22,9 @@ TESTS=(--lib --test semantics --test concurrent)
 echo "-- seize + unit tests: Stacked Borrows, strict provenance"
 MIRIFLAGS="-Zmiri-strict-provenance" \
     cargo +nightly miri test "${TESTS[@]}" -- "${SKIP[@]}" --skip crossbeam::
+echo "-- weights (seize): Stacked Borrows, strict provenance"
+MIRIFLAGS="-Zmiri-strict-provenance" \
+    cargo +nightly miri test --test weights -- --skip crossbeam:: --skip bad_configurations
 echo "-- seize + unit tests: Tree Borrows, strict provenance"
 MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-strict-provenance" \
     cargo +nightly miri test "${TESTS[@]}" -- "${SKIP[@]}" --skip crossbeam::
