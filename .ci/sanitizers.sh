@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The stress tests (tests/concurrent.rs, ignored ones included) under a
+# The stress tests (tests/concurrent.rs, ignored ones included, and the
+# weight churn of tests/weights.rs) under a
 # sanitizer, on nightly:
 #
 #   bash .ci/sanitizers.sh address   AddressSanitizer (its LeakSanitizer on)
@@ -23,4 +24,4 @@ case "$sanitizer" in
     leak) export LSAN_OPTIONS="exitcode=23" ;;
     *) echo "unknown sanitizer $sanitizer" >&2; exit 2 ;;
 esac
-cargo +nightly test "${build_std[@]}" --target "$target" --test concurrent -- --include-ignored
+cargo +nightly test "${build_std[@]}" --target "$target" --test concurrent --test weights -- --include-ignored
