@@ -48,6 +48,39 @@
 //! more under a global hand) when a slot is free gave 75.9% at 20% lower
 //! throughput.
 //!
+//! Issue 11 (admission and adaptivity), same table, 30 rows; moka 54.16,
+//! quick_cache 53.03, LRU 43.57, this policy 51.46 (worst row 13.7 points
+//! under the best peer, 8.8 under LRU). Tried, none kept:
+//! - A count-min sketch of 4-bit counters (four per key in one word, halved
+//!   every 20x the capacity of counted events; counted on inserts and on hits
+//!   that change the policy byte) with a 32-bit fingerprint per slot, 9
+//!   bytes per entry, and W-TinyLFU's path from window to main (a newcomer
+//!   competes with the least-ranked established entry of its sets and wins
+//!   with a count at least 2 above it): 51.70 (margin 0: 47.6, 1: 49.7, 3:
+//!   51.6; letting one to four newcomers stay before competing: 48.4-51.1;
+//!   without the ghost: 49.4); halving every 10x or 40x the capacity: 51.9,
+//!   52.4; an 8-byte sketch per entry: +0.35.
+//! - Set dueling between that and this policy (leader sets 1/32 each, a
+//!   10-bit counter of misses): 52.1; the small rows have too few leader sets.
+//! - Evicting under a table-wide hand (a CLOCK over eight sets at a time,
+//!   lowest rank first) whenever one of the key's sets has a free slot, the
+//!   key taking that slot: 52.9-53.1 with or without the sketch (victims
+//!   under the hand are nearly always newcomers, which admission never
+//!   judges); loop@512 46.6, cs@352 15.6, gli@632 32.5, scan@1000 43.1, but
+//!   sprite@353 58.2 (was 63.4), worst row still 8.2 under the best peer
+//!   and 7.5 under LRU; hands over two, four or sixteen sets: 52.6, 52.9,
+//!   52.8. It cost get+insert-on-miss about 28% on one thread (13.7-14.0
+//!   against 9.9-10.2 Mops, capacity 65,536, zipf 0.99; prefetching the
+//!   hand's next sets did not help), which the write path cannot afford.
+//! - Newcomers evicted oldest first by a 5-bit insert stamp in their policy
+//!   byte: 51.1; ageing every set the hand passes: 51.2-52.5.
+//!
+//! So in this table every variant measured lands at 53 or below, against
+//! 54.3-54.5 for the best fixed setting per row chosen after the fact: what
+//! is missing is an adaptation between recency and frequency that works on
+//! small caches, and a victim search wider than two sets that costs no
+//! cold cache lines on the insert path.
+//!
 //! This module is the seam for the policy: it sees only policy words and
 //! occupancy masks, never entries.
 
