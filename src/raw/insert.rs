@@ -275,6 +275,29 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         false
     }
 
+    /// Unlinks a racing pending copy of our key that loses to ours; false if
+    /// it was no longer there. Rare (two inserts of one new key at once), so
+    /// out of line: it keeps `settle`'s rescan loop small.
+    #[cold]
+    #[inline(never)]
+    fn withdraw_loser(
+        &self,
+        guard: &R::Guard<'_>,
+        slot: &AtomicPtr<Entry<K, V>>,
+        word: Word<Entry<K, V>>,
+    ) -> bool
+    where
+        K: Send,
+        V: Send,
+    {
+        if !self.unlink(slot, word) {
+            return false;
+        }
+        self.release(word);
+        self.retire_now(guard, word);
+        true
+    }
+
     /// Makes a pending entry visible unless another copy of its key wins; first
     /// retires the victim it displaced, if any.
     fn settle(
@@ -333,10 +356,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                         // already did.
                         return;
                     }
-                    if self.unlink(other, word) {
-                        self.release(word);
-                        self.retire_now(guard, word);
-                    } else {
+                    if !self.withdraw_loser(guard, other, word) {
                         // It became visible or was unlinked: look again.
                         continue 'scan;
                     }

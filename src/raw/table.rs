@@ -241,8 +241,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         Word::from_raw(R::protect(guard, slot, Ordering::Acquire))
     }
 
-    /// Finds the visible entry of `key`, if any.
-    #[inline]
+    /// Finds the visible entry of `key`, if any. Always inlined: it is the
+    /// first step of every insert and lookup, and a call costs the insert
+    /// path more than the code it duplicates (measured with callgrind).
+    #[inline(always)]
     pub(super) fn find_visible<Q>(
         &self,
         guard: &R::Guard<'_>,
