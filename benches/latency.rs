@@ -13,12 +13,12 @@
 //! threads than CPUs the tail shows preemption (a lock holder descheduled),
 //! which is exactly what a lock-free read path is meant to avoid.
 
-use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use bench_support::contenders::{Contender, Kind};
+use bench_support::latency::{histogram, read_latencies};
 use bench_support::{drive, with_contender, zipf, Budget, Workload, CAPACITY, STREAM_LEN, ZIPF_S};
 use hdrhistogram::Histogram;
 
@@ -48,29 +48,6 @@ fn options() -> Options {
         }
     }
     opts
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
-}
-
-/// Times `get`s on the current thread until `stop`.
-fn read_latencies<C: Contender>(cache: &C, keys: &[u64], stop: &AtomicBool) -> Histogram<u64> {
-    let mut hist = histogram();
-    let mask = keys.len() - 1;
-    let mut i = 0;
-    // Relaxed: a flag; the join orders the rest.
-    while !stop.load(Ordering::Relaxed) {
-        for _ in 0..64 {
-            let key = keys[i & mask];
-            i += 1;
-            let start = Instant::now();
-            black_box(cache.get(key));
-            let ns = start.elapsed().as_nanos() as u64;
-            hist.saturating_record(ns.max(1));
-        }
-    }
-    hist
 }
 
 fn measure<C: Contender>(opts: &Options, reads: &[u64], churn: &[Vec<u64>]) -> Histogram<u64> {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod contenders;
+pub mod latency;
 mod runner;
 mod workloads;
 pub mod zipf;

@@ -1,39 +1,16 @@
 //! Latency of `get` while a writer churns: what a reader waits when it
 //! shares the cache with a thread that inserts all the time.
 
-use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
-use std::time::Instant;
 
 use bench_support::contenders::Contender;
+use bench_support::latency::read_latencies;
 use bench_support::{drive, with_contender, zipf, Budget, Workload, CAPACITY, STREAM_LEN, ZIPF_S};
 use hdrhistogram::Histogram;
 
 use crate::cpus;
 use crate::options::Options;
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
-}
-
-/// Times each `get` on the current thread until `stop`.
-fn read_latencies<C: Contender>(cache: &C, keys: &[u64], stop: &AtomicBool) -> Histogram<u64> {
-    let mut hist = histogram();
-    let mask = keys.len() - 1;
-    let mut i = 0;
-    // Relaxed: a flag; the join orders the rest.
-    while !stop.load(Ordering::Relaxed) {
-        for _ in 0..64 {
-            let key = keys[i & mask];
-            i += 1;
-            let start = Instant::now();
-            black_box(cache.get(key));
-            hist.saturating_record((start.elapsed().as_nanos() as u64).max(1));
-        }
-    }
-    hist
-}
 
 /// One reader timing its gets of a full cache while one writer inserts fresh
 /// keys (every insert evicts).

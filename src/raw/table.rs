@@ -294,10 +294,9 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         if unsafe { self.expired(found.word) } {
             return None;
         }
-        if self.shape.idle {
-            // SAFETY: live and protected, as above.
-            unsafe { self.touch(found.word) };
-        }
+        // SAFETY: live and protected, as above. (A no-op unless the cache
+        // has a time to idle.)
+        unsafe { self.touch(found.word) };
         policy::record_hit(self.policy_of(&probe, found.side), found.slot);
         Some(entry)
     }
@@ -431,10 +430,11 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         K: Send,
         V: Send,
     {
-        // SAFETY: retire's contract: (1) the word came from `Unpublished`, and
-        // only the thread whose CAS unlinked it gets here, once; (2) no slot
-        // holds it, so no later guard can load it; (3) K and V are Send.
-        // (4) the shape is the one the table allocates its entries with.
+        // (4) `self.shape` is the shape the table allocates its entries with.
+        // (1) the word came from `Unpublished`, and only the thread whose CAS
+        // unlinked it gets here, once; (2) no slot holds it, so no later guard
+        // can load it; (3) K and V are Send.
+        // SAFETY: retire's contract holds, by (1)-(4) just above.
         unsafe { entry::retire(&self.reclaimer, guard, self.shape, word) }
     }
 
