@@ -185,9 +185,50 @@ fn idle_readers<R: Reclaimer>() {
     assert_bounded(peak, "while eight threads that read once sat idle");
 }
 
+/// Two threads churn at once (insert-100 on two threads), `TWO_CHURN` fresh
+/// keys each: retired entries are reclaimed as they go, by whichever thread
+/// collects. Here the bound is looser than `BOUND`: while one writer is
+/// descheduled inside an insert (pinned), the other's garbage waits for it,
+/// so the peak is what one writer inserts in a scheduler time slice (tens of
+/// thousands of entries when the two threads share one CPU), whatever the
+/// capacity. It must not grow with the churn: a quarter of it is the bound.
+/// The peak of garbage (live values beyond the capacity) is printed.
+fn two_writers<R: Reclaimer>() {
+    const TWO_CHURN: u64 = 1_000_000;
+    let ledger = Arc::new(DropLedger::default());
+    let cache = cache::<R>();
+    let peaks: Vec<usize> = thread::scope(|s| {
+        let writers: Vec<_> = (0..2_u64)
+            .map(|t| {
+                let (cache, ledger) = (&cache, &ledger);
+                s.spawn(move || {
+                    let mut peak = 0;
+                    for i in 0..TWO_CHURN {
+                        let key = CHURN_BASE + (t << 24) + i;
+                        cache.insert(key, ledger.value(key));
+                        peak = peak.max(ledger.live());
+                    }
+                    peak
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let peak = peaks.into_iter().max().unwrap();
+    let garbage = peak.saturating_sub(CAPACITY);
+    eprintln!("two writers: peak garbage {garbage} values over a capacity of {CAPACITY}");
+    assert!(
+        garbage <= (2 * TWO_CHURN / 4) as usize,
+        "two writers: {garbage} values awaited reclamation at the peak, a quarter or more of \
+         the {} inserted",
+        2 * TWO_CHURN
+    );
+}
+
 for_each_backend!(
     slow_initializer,
     slow_listener,
     blocked_waiters,
-    idle_readers
+    idle_readers,
+    two_writers
 );

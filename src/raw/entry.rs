@@ -20,6 +20,7 @@
 //! clock read on its hit path; a weigher costs 8 bytes an entry, a time to
 //! idle 8 more.
 
+use super::pool;
 use super::reclaim::{drop_box, Reclaimer};
 use super::word::Word;
 use crate::clock;
@@ -226,7 +227,7 @@ fn allocate<K, V, const N: usize>(
     timed: bool,
 ) -> Word<Entry<K, V>> {
     let trailer = words.map(AtomicU64::new);
-    let extended = Box::into_raw(Box::new(Extended { entry, trailer }));
+    let extended = pool::allocate(Extended { entry, trailer });
     Word::allocated(extended.cast::<Entry<K, V>>(), timed)
 }
 
@@ -251,7 +252,7 @@ impl<K, V> Unpublished<K, V> {
         let timed = trailer.deadline != clock::NEVER;
         let (deadline, weight, idle) = (trailer.deadline, trailer.weight, trailer.idle_deadline);
         let word = match (timed, shape.weighted, shape.idle) {
-            (false, false, false) => Word::allocated(Box::into_raw(Box::new(entry)), false),
+            (false, false, false) => Word::allocated(pool::allocate(entry), false),
             (true, false, false) => allocate(entry, [deadline], true),
             (false, true, false) => allocate(entry, [weight], false),
             (false, false, true) => allocate(entry, [idle], false),

@@ -16,6 +16,7 @@ use super::entry::{Entry, Unpublished};
 use super::policy;
 use super::reclaim::Reclaimer;
 use super::set::WAYS;
+use super::snapshot::{pick_free, Snapshot};
 use super::table::{Probe, Side, Table, PUBLISH};
 use super::weight::Reservation;
 use super::word::Word;
@@ -145,12 +146,13 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         }
         let mut ticket = self.take_ticket();
         loop {
-            let words = Side::BOTH.map(|side| {
-                let set = &self.sets[probe.set(side)];
-                std::array::from_fn::<_, WAYS, _>(|i| self.load(guard, &set.slots[i]))
-            });
+            let Snapshot {
+                words,
+                visible,
+                free,
+            } = self.snapshot(guard, probe);
             if ticket {
-                if let Some((side, slot)) = pick_free(&words) {
+                if let Some((side, slot)) = pick_free(free) {
                     if self.claim(probe, side, slot, Word::NULL, pending, seen_recently) {
                         return Some(Linked {
                             side,
@@ -166,8 +168,6 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             // checks that the victim is still in its slot).
             let policy_words =
                 Side::BOTH.map(|side| self.policy_of(probe, side).load(Ordering::Relaxed));
-            let visible = words
-                .map(|ws| (0..WAYS).fold(0_u8, |m, i| m | (u8::from(ws[i].is_visible()) << i)));
             match policy::choose_victim(policy_words, visible, probe.hash) {
                 Some((index, slot, victim_rank)) => {
                     let side = Side::BOTH[index];
@@ -201,8 +201,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 // take over that entry's ticket.
                 None => {
                     // Only worth it if a slot here is free to take afterwards.
-                    if pick_free(&words).is_none() || !self.evict_elsewhere(guard, out, Word::NULL)
-                    {
+                    if pick_free(free).is_none() || !self.evict_elsewhere(guard, out, Word::NULL) {
                         return None;
                     }
                     ticket = true;
@@ -336,11 +335,11 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         let key = unsafe { &(*new.address()).key };
         'scan: loop {
             for other_side in Side::BOTH {
-                for other_slot in 0..WAYS {
+                let set = &self.sets[probe.set(other_side)];
+                for (other_slot, other) in set.slots.iter().enumerate() {
                     if (other_side, other_slot) == (side, slot) {
                         continue;
                     }
-                    let other = self.slot(probe, other_side, other_slot);
                     let word = self.load(guard, other);
                     if !word.matches_any(probe.tag) {
                         continue;
@@ -393,20 +392,6 @@ impl<K: Send, V: Send, R: Reclaimer> Drop for Withdraw<'_, '_, '_, K, V, R> {
             self.table.retire_now(self.guard, self.word);
         }
     }
-}
-
-/// A free slot in the emptier set, the first set on a tie: sets fill evenly,
-/// so a working set that fits the capacity stays resident (with first-fit
-/// placement 900 keys in a 1,000-entry cache did not all fit), and a lookup
-/// still ends in the first set it reads more often than not.
-fn pick_free<E>(words: &[[Word<E>; WAYS]; 2]) -> Option<(Side, usize)> {
-    let free = words.map(|ws| ws.iter().filter(|w| w.is_null()).count());
-    let side = if free[0] >= free[1] {
-        Side::First
-    } else {
-        Side::Second
-    };
-    Some((side, words[side.index()].iter().position(|w| w.is_null())?))
 }
 
 #[cfg(all(test, not(epoch_cache_loom)))]

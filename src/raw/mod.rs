@@ -10,8 +10,10 @@ mod idle;
 mod insert;
 pub(crate) mod per_thread;
 pub(crate) mod policy;
+mod pool;
 pub(crate) mod reclaim;
 pub(crate) mod set;
+mod snapshot;
 pub(crate) mod table;
 #[cfg(any(test, fuzzing))]
 mod validate;

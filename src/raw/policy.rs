@@ -131,8 +131,15 @@ impl Ghost {
         let n = self.fingerprints.len() as u64;
         let index = (((hash >> 32).wrapping_mul(0x9E37_79B9) & 0xFFFF_FFFF) * n) >> 32;
         let fingerprint = (hash as u16) | 1;
-        // Relaxed: a hint that orders nothing; a lost race forgets one key.
-        self.fingerprints[index as usize].swap(fingerprint, Ordering::Relaxed) == fingerprint
+        let cell = &self.fingerprints[index as usize];
+        // Relaxed: a hint that orders nothing. A load and a plain store, not
+        // a swap: no locked instruction on the insert path, and a race
+        // between two inserts only forgets one key, as a lost swap would.
+        let seen = cell.load(Ordering::Relaxed) == fingerprint;
+        if !seen {
+            cell.store(fingerprint, Ordering::Relaxed);
+        }
+        seen
     }
 }
 
@@ -148,14 +155,14 @@ fn freq(word: u64, slot: usize) -> u64 {
 
 /// Whether `slot` of a set with policy word `word` holds a newcomer not hit
 /// since its insert (or held one: a freed slot keeps its byte until reused).
-#[inline]
+#[cfg(test)]
 pub(crate) fn is_newcomer(word: u64, slot: usize) -> bool {
     (word >> shift(slot)) & NEW_BIT != 0
 }
 
 /// The eviction order of a slot, lowest first: `NEWCOMER`, `COLD`, then
 /// `COLD + 2 * frequency`, so a rank of two or more is a warm entry.
-#[inline]
+#[cfg(test)]
 fn rank(word: u64, slot: usize) -> u64 {
     if is_newcomer(word, slot) {
         NEWCOMER
@@ -193,11 +200,14 @@ pub(crate) fn record_insert(policy: &AtomicU64, slot: usize, seen_recently: bool
     let clear = !(0xFF << shift(slot));
     let initial = if seen_recently { 0 } else { NEW_BIT };
     let set = initial << shift(slot);
-    // Relaxed: a hint; the update retries only so that a concurrent hit on a
-    // neighbour slot cannot undo the reset.
-    let _ = policy.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-        Some((w & clear) | set)
-    });
+    // Relaxed: a hint. A load and a plain store, not a CAS loop: no locked
+    // instruction on the insert path. What a race can do: a hit or a decay
+    // on a neighbour slot between the two is lost (a count, as when a hit's
+    // CAS fails), and two inserts into one set at once may leave one of the
+    // new entries with its victim's byte until the hand decays it. Neither
+    // can undo this reset: hits, decay and ageing CAS the whole word.
+    let w = policy.load(Ordering::Relaxed);
+    policy.store((w & clear) | set, Ordering::Relaxed);
 }
 
 /// Byte 7 of the policy word: the set's CLOCK hand, the slot that the next
@@ -242,31 +252,57 @@ fn age(policy: &AtomicU64) {
 
 /// Picks a victim among the visible slots of two sets, with its rank.
 ///
-/// `occupied[s]` has bit `i` set when slot `i` of set `s` holds a visible
-/// entry. Returns `(set, slot, rank)` for a slot of least `rank`, or `None`
-/// when neither set has one.
+/// Bit `s * WAYS + i` of `visible` is set when slot `i` of set `s` holds a
+/// visible entry. Returns `(set, slot, rank)` for a slot of least `rank`, or `None`
+/// when neither set has one. Ties go to the first such slot at or after a
+/// start taken from `salt`, in the cyclic order of the 14 positions
+/// (`set * WAYS + slot`), so evictions spread over equal candidates.
+///
+/// Branch-light: each rank's slots are gathered into one 14-bit mask at
+/// once (see `gather`), instead of ranking the slots one by one (on the
+/// insert path this and the snapshot's masks cut callgrind's count).
+#[inline]
 pub(crate) fn choose_victim(
     policy: [u64; 2],
-    occupied: [u8; 2],
+    visible: u16,
     salt: u64,
 ) -> Option<(usize, usize, u64)> {
-    let mut best: Option<(u64, usize, usize)> = None;
-    let start = (salt % (2 * WAYS) as u64) as usize;
-    for step in 0..2 * WAYS {
-        let pos = (start + step) % (2 * WAYS);
-        let (set, slot) = (pos / WAYS, pos % WAYS);
-        if occupied[set] & (1 << slot) == 0 {
-            continue;
-        }
-        let r = rank(policy[set], slot);
-        if best.is_none_or(|(best_r, _, _)| r < best_r) {
-            best = Some((r, set, slot));
-            if r == NEWCOMER {
-                break;
-            }
-        }
+    if visible == 0 {
+        return None;
     }
-    best.map(|(r, set, slot)| (set, slot, r))
+    let both = |f: fn(u64) -> u64| gather(f(policy[0])) | gather(f(policy[1])) << WAYS;
+    // Per slot byte: bit 0 and bit 1 are the frequency, bit 2 is `NEW_BIT`.
+    let newcomers = both(|w| w >> 2) & visible;
+    let (rank, candidates) = if newcomers != 0 {
+        (NEWCOMER, newcomers)
+    } else {
+        let low = both(|w| w);
+        let high = both(|w| w >> 1);
+        // No newcomer is visible, so every visible slot is ranked by its
+        // frequency alone: the first non-empty class, coldest first.
+        [!low & !high, low & !high, !low & high, low & high]
+            .into_iter()
+            .zip(0..)
+            .map(|(class, frequency)| (COLD + 2 * frequency, class & visible))
+            .find(|&(_, class)| class != 0)?
+    };
+    let start = (salt % (2 * WAYS) as u64) as u32;
+    let from_start = candidates & (u16::MAX << start);
+    let pos = if from_start != 0 {
+        from_start.trailing_zeros()
+    } else {
+        candidates.trailing_zeros()
+    } as usize;
+    Some((pos / WAYS, pos % WAYS, rank))
+}
+
+/// Bit 0 of each of a policy word's seven slot bytes, packed into the low
+/// seven bits: one multiply moves bit `8k` to bit `56 + k` (the partial
+/// products land on distinct bits, so nothing carries into the top byte).
+#[inline]
+fn gather(word: u64) -> u16 {
+    const PACK: u64 = 1 << 56 | 1 << 49 | 1 << 42 | 1 << 35 | 1 << 28 | 1 << 21 | 1 << 14;
+    ((word & BYTE_LOW_BITS & SLOT_BYTES).wrapping_mul(PACK) >> 56) as u16 & 0x7F
 }
 
 #[cfg(all(test, not(epoch_cache_loom)))]
@@ -343,28 +379,69 @@ mod tests {
     fn victim_is_least_frequent_visible_slot() {
         let policy = [0x0303_0303_0303_0303, 0x0303_0303_0301_0303];
         // Set 1, slot 2 has frequency 1; every other slot 3.
-        assert_eq!(
-            choose_victim(policy, [0x7F, 0x7F], 0),
-            Some((1, 2, COLD + 2))
-        );
+        assert_eq!(choose_victim(policy, 0x3FFF, 0), Some((1, 2, COLD + 2)));
         // Not visible: skipped, and the rest tie at 3.
         assert_eq!(
-            choose_victim(policy, [0x7F, 0x7B], 0).map(|v| v.2),
+            choose_victim(policy, 0x3DFF, 0).map(|v| v.2),
             Some(COLD + 6)
         );
-        assert_eq!(choose_victim(policy, [0, 0], 5), None);
+        assert_eq!(choose_victim(policy, 0x0000, 5), None);
     }
 
     #[test]
     fn newcomer_goes_before_a_cold_established_entry() {
         // Set 0, slot 1: cold and established; set 1, slot 5: a newcomer.
         let policy = [0x0303_0303_0303_0003, 0x0303_0403_0303_0303];
-        assert_eq!(
-            choose_victim(policy, [0x7F, 0x7F], 0),
-            Some((1, 5, NEWCOMER))
-        );
+        assert_eq!(choose_victim(policy, 0x3FFF, 0), Some((1, 5, NEWCOMER)));
         // Without the newcomer, the cold entry.
-        assert_eq!(choose_victim(policy, [0x7F, 0x5F], 0), Some((0, 1, COLD)));
+        assert_eq!(choose_victim(policy, 0x2FFF, 0), Some((0, 1, COLD)));
+    }
+
+    /// The slot-by-slot ranking `choose_victim` replaced: the lowest rank,
+    /// ties to the first slot in cyclic order from the salt's start.
+    fn one_by_one(policy: [u64; 2], visible: u16, salt: u64) -> Option<(usize, usize, u64)> {
+        let start = (salt % (2 * WAYS) as u64) as usize;
+        let mut best: Option<(u64, usize)> = None;
+        for step in 0..2 * WAYS {
+            let pos = (start + step) % (2 * WAYS);
+            if visible & (1 << pos) != 0 {
+                let r = rank(policy[pos / WAYS], pos % WAYS);
+                if best.is_none_or(|(b, _)| r < b) {
+                    best = Some((r, pos));
+                }
+            }
+        }
+        best.map(|(r, pos)| (pos / WAYS, pos % WAYS, r))
+    }
+
+    #[test]
+    fn victim_masks_agree_with_ranking_slot_by_slot() {
+        // Every slot byte a policy word can hold, plus a hand byte.
+        const BYTES: [u64; 5] = [0, 1, 2, 3, NEW_BIT];
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let rounds = if cfg!(miri) { 500 } else { 200_000 };
+        for _ in 0..rounds {
+            let word = |r: u64| {
+                (0..WAYS).fold((r >> 60) << HAND_SHIFT, |w, i| {
+                    w | BYTES[((r >> (3 * i)) % 5) as usize] << shift(i)
+                })
+            };
+            let policy = [word(next()), word(next())];
+            let r = next();
+            let visible = (r & 0x3FFF) as u16;
+            let salt = next();
+            assert_eq!(
+                choose_victim(policy, visible, salt),
+                one_by_one(policy, visible, salt),
+                "{policy:x?} {visible:x} {salt}"
+            );
+        }
     }
 
     #[test]

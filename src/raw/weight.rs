@@ -25,6 +25,7 @@ use super::entry::{self, Entry, Unpublished};
 use super::policy;
 use super::reclaim::Reclaimer;
 use super::set::WAYS;
+use super::snapshot::Snapshot;
 use super::table::{Found, Probe, Side, Table};
 use super::word::Word;
 use crate::sync::Ordering;
@@ -140,17 +141,14 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         K: Send,
         V: Send,
     {
-        let words = Side::BOTH.map(|side| {
-            let set = &self.sets[probe.set(side)];
-            std::array::from_fn::<_, WAYS, _>(|i| self.load(guard, &set.slots[i]))
-        });
+        let Snapshot {
+            words, mut visible, ..
+        } = self.snapshot(guard, probe);
         // Relaxed: hints that order nothing, as in `link_pending`.
         let policy_words =
             Side::BOTH.map(|side| self.policy_of(probe, side).load(Ordering::Relaxed));
-        let mut visible =
-            words.map(|ws| (0..WAYS).fold(0_u8, |m, i| m | (u8::from(ws[i].is_visible()) << i)));
         if let Some(spare) = spare {
-            visible[spare.side.index()] &= !(1 << spare.slot);
+            visible &= !(1 << (spare.side.index() * WAYS + spare.slot));
         }
         let Some((index, slot, rank)) = policy::choose_victim(policy_words, visible, probe.hash)
         else {

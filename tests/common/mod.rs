@@ -59,7 +59,11 @@ impl DropLedger {
     }
 
     pub fn live(&self) -> usize {
-        self.created.load(Ordering::SeqCst) - self.dropped.load(Ordering::SeqCst)
+        // `dropped` first: both only grow and a value is created before it
+        // is dropped, so `created` read after it is at least as large, even
+        // while other threads create and drop values.
+        let dropped = self.dropped.load(Ordering::SeqCst);
+        self.created.load(Ordering::SeqCst) - dropped
     }
 }
 

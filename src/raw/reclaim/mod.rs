@@ -7,8 +7,6 @@
 //! Both work from any thread at any time, thread-local destructors included,
 //! and neither keeps anything of a thread that has exited.
 
-use std::panic::{self, AssertUnwindSafe};
-
 use crate::sync::{AtomicPtr, Ordering};
 
 mod crossbeam;
@@ -63,19 +61,19 @@ pub trait Reclaimer: sealed::Sealed + std::fmt::Debug + Send + Sync + Sized + 's
     unsafe fn retire<T: Send>(&self, guard: &Self::Guard<'_>, ptr: *mut T);
 }
 
-/// Drops a retired box, swallowing a panic from the value's `Drop`.
+/// Drops a retired box, swallowing a panic from the value's `Drop`, and
+/// recycles its block (see `pool`).
 ///
 /// Reclamation runs on whichever thread happens to collect; a panic there has
-/// no caller that could handle it. The memory is freed either way: unwinding
-/// out of `drop_in_place` still deallocates the box.
+/// no caller that could handle it. The block is recycled either way.
 ///
 /// # Safety
 ///
-/// `ptr` came from `Box::into_raw`, and no one else can reach it any more.
+/// `ptr` came from `Box::into_raw` or `pool::allocate`, and no one else can
+/// reach it any more.
 pub(crate) unsafe fn drop_box<T>(ptr: *mut T) {
-    // SAFETY: the caller hands over sole ownership of a live `Box<T>`.
-    let owned = unsafe { Box::from_raw(ptr) };
-    discard_panic(panic::catch_unwind(AssertUnwindSafe(move || drop(owned))));
+    // SAFETY: forwarded from the caller.
+    unsafe { super::pool::recycle(ptr) }
 }
 
 /// Discards a caught panic. The payload is forgotten, not dropped: a payload
