@@ -28,14 +28,6 @@
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
-/// How many layouts a thread keeps blocks of.
-const CLASSES: usize = 4;
-/// The most blocks a thread keeps of one layout: more than crossbeam reclaims
-/// in one collection at steady state (two bags of 64).
-const MAX_BLOCKS: usize = 256;
-/// The most bytes a thread keeps of one layout.
-const CLASS_BYTES: usize = 16 << 10;
-
 /// Allocates a block for a `T` and moves `value` into it: a pooled block of
 /// `T`'s layout if this thread has one, a new allocation otherwise. Like
 /// `Box::into_raw(Box::new(value))`, and freed the same ways.
@@ -95,6 +87,14 @@ mod local {
     use std::cell::RefCell;
 
     use super::*;
+
+    /// How many layouts a thread keeps blocks of.
+    const CLASSES: usize = 4;
+    /// The most blocks a thread keeps of one layout: more than crossbeam
+    /// reclaims in one collection at steady state (two bags of 64).
+    pub(super) const MAX_BLOCKS: usize = 256;
+    /// The most bytes a thread keeps of one layout.
+    pub(super) const CLASS_BYTES: usize = 16 << 10;
 
     /// The blocks of one layout; `size == 0` marks an unused class.
     struct Class {
@@ -267,7 +267,7 @@ mod tests {
                 // SAFETY: from `allocate`, never shared.
                 unsafe { recycle(block) };
             }
-            let limit = (CLASS_BYTES / 64).min(MAX_BLOCKS);
+            let limit = (local::CLASS_BYTES / 64).min(local::MAX_BLOCKS);
             assert_eq!(local::pooled(Layout::new::<[u8; 64]>()), limit);
             let reused = (0..1_000).map(|_| allocate([0_u8; 64])).collect::<Vec<_>>();
             assert_eq!(local::pooled(Layout::new::<[u8; 64]>()), 0);
