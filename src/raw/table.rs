@@ -169,7 +169,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             weight: CachePadded::new(AtomicU64::new(0)),
             max_weight: limits.max_weight.unwrap_or(u64::MAX),
             idle_ms: limits.idle_ms.unwrap_or(0),
-            reclaimer: R::new(),
+            reclaimer: R::new(capacity),
         })
     }
 

@@ -177,7 +177,7 @@ pub struct CrossbeamGuard<'a> {
 impl Reclaimer for Crossbeam {
     type Guard<'a> = CrossbeamGuard<'a>;
 
-    fn new() -> Self {
+    fn new(_capacity: usize) -> Self {
         Crossbeam {
             handles: PerThread::default(),
             collector: crossbeam_epoch::Collector::new(),
@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_cache_keeps_no_handle_of_an_exited_thread() {
-        let reclaimer = Arc::new(Crossbeam::new());
+        let reclaimer = Arc::new(Crossbeam::new(16));
         let mut live = VecDeque::new();
         for t in 0..THREADS {
             if live.len() == LIVE {
@@ -283,7 +283,7 @@ mod tests {
         // local bag unless its exit hands them over.
         const RETIRED: usize = 40;
         let dropped = Arc::new(());
-        let reclaimer = Arc::new(Crossbeam::new());
+        let reclaimer = Arc::new(Crossbeam::new(16));
         {
             let (reclaimer, dropped) = (Arc::clone(&reclaimer), Arc::clone(&dropped));
             thread::spawn(move || {

@@ -39,8 +39,10 @@ pub trait Reclaimer: sealed::Sealed + std::fmt::Debug + Send + Sync + Sized + 's
     #[doc(hidden)]
     type Guard<'a>;
 
+    /// A reclaimer for a cache of `capacity` entries (which may size how
+    /// much garbage a thread batches before reclaiming).
     #[doc(hidden)]
-    fn new() -> Self;
+    fn new(capacity: usize) -> Self;
 
     #[doc(hidden)]
     fn pin(&self) -> Self::Guard<'_>;

@@ -104,12 +104,26 @@ impl Seize {
     }
 }
 
+/// How many entries a thread retires before seize tries to reclaim them:
+/// a thirty-second of the capacity, from 32 (seize's default) to 2,048.
+///
+/// Each batch costs a process-wide barrier (`membarrier`, which interrupts
+/// every CPU running the process) when it is retired. With seize's default of
+/// 32, two threads that insert fresh keys ran at a quarter of the crossbeam
+/// backend's speed; with batches of 2,048, at 0.85x to 0.9x (insert-100,
+/// capacity 65,536, this crate's BENCHMARKS.md). A batch is garbage that
+/// waits, so it scales with the capacity: each thread holds at most a
+/// thirty-second of it.
+fn batch_size(capacity: usize) -> usize {
+    (capacity / 32).clamp(32, 2_048)
+}
+
 impl Reclaimer for Seize {
     type Guard<'a> = SeizeGuard<'a>;
 
-    fn new() -> Self {
+    fn new(capacity: usize) -> Self {
         Seize {
-            collector: ::seize::Collector::new(),
+            collector: ::seize::Collector::new().batch_size(batch_size(capacity)),
         }
     }
 
