@@ -43,9 +43,11 @@ pub fn section(opts: &Options, streams: &mut Streams) {
         (Workload::Read100, 1),
         (Workload::Read100, 2),
         (Workload::Read95Insert5, 1),
+        (Workload::Read95Insert5, 2),
         (Workload::GetInsertOnMiss, 1),
         (Workload::GetInsertOnMiss, 2),
         (Workload::Insert100, 1),
+        (Workload::Insert100, 2),
     ];
     let bar = crate::progress::bar("backends", cases.len());
     for (workload, threads) in cases {

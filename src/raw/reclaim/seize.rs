@@ -16,6 +16,13 @@ use crate::sync::{AtomicPtr, Ordering};
 /// fence with the membarrier strategy, garbage is bounded per thread, and
 /// dropping the collector reclaims every retired entry.
 ///
+/// Which backend for writes: the default, crossbeam. A seize thread
+/// retires entries in batches, each batch costing a process-wide barrier;
+/// this crate sizes batches at a thirty-second of the capacity (32 to 2,048
+/// entries), which brought two-thread writes from a quarter of crossbeam's
+/// speed to about 0.7x (BENCHMARKS.md), at the price of that much garbage
+/// per writing thread. Seize was ahead on two-thread reads in the same runs.
+///
 /// A cache operation from a thread-local destructor is fine. Known limitation
 /// (seize 0.5.1, upstream): seize hands a thread's reservation to a new
 /// thread once the first thread's own thread-local guard is destroyed, which
