@@ -34,17 +34,42 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         unsafe { entry::expired(self.shape, word) }
     }
 
-    /// Notes a read of the entry behind `word`, which has not expired:
-    /// pushes its idle deadline forward if the clock has moved far enough.
+    /// Checks a hit on the entry behind `word`: false if it has expired,
+    /// otherwise true, having noted the read for the time to idle.
+    ///
+    /// Without a time to idle this is the time-to-live check alone, a bit
+    /// test for an untimed entry; the idle work stays out of line (`touch`),
+    /// so that the hit path of a cache without one pays a predictable branch
+    /// and keeps its registers (inlined, it cost that path about 10
+    /// instructions a hit; measured with callgrind).
     ///
     /// # Safety
     ///
     /// `word` points to a live entry of this table.
     #[inline]
-    pub(super) unsafe fn touch(&self, word: Word<Entry<K, V>>) {
+    pub(super) unsafe fn hit(&self, word: Word<Entry<K, V>>) -> bool {
+        if self.shape.idle {
+            // SAFETY: forwarded.
+            return unsafe { self.touch(word) };
+        }
+        // SAFETY: forwarded.
+        unsafe { !self.expired(word) }
+    }
+
+    /// `hit` in a cache with a time to idle: false if the entry behind
+    /// `word` has expired; otherwise notes the read, pushing its idle
+    /// deadline forward if the clock has moved far enough, and true.
+    ///
+    /// # Safety
+    ///
+    /// `word` points to a live entry of this table.
+    #[inline(never)]
+    unsafe fn touch(&self, word: Word<Entry<K, V>>) -> bool {
         // SAFETY: forwarded; the reference ends with this call.
         let Some(idle) = (unsafe { entry::idle_deadline(self.shape, word) }) else {
-            return;
+            // Not reached: `hit` calls this only with a time to idle.
+            // SAFETY: forwarded.
+            return unsafe { !self.expired(word) };
         };
         // Relaxed, load and store: the idle deadline publishes nothing and
         // guards nothing; it is only compared with the clock. Two racing
@@ -53,10 +78,17 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         // happened (the coarse clock is never ahead), so no entry outlives
         // the idle time after a read that saw the refresh's result.
         let stored = idle.load(Ordering::Relaxed);
+        // A timed entry's time to live too (`expired` reads the idle
+        // deadline again; only timed entries pay for that).
+        // SAFETY: forwarded.
+        if clock::expired(stored) || (word.is_timed() && unsafe { self.expired(word) }) {
+            return false;
+        }
         let fresh = refreshed(clock::coarse_now(), self.idle_ms);
         if fresh >= stored.saturating_add(step(self.idle_ms)) {
             idle.store(fresh, Ordering::Relaxed);
         }
+        true
     }
 }
 

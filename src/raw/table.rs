@@ -290,13 +290,11 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         // SAFETY: `find_visible` returned a live entry protected by `guard`,
         // and the reference is bounded by `'g`, the guard's borrow.
         let entry = unsafe { &*found.word.address() };
-        // SAFETY: live and protected, as above.
-        if unsafe { self.expired(found.word) } {
+        // SAFETY: live and protected, as above. (Checks expiry, and notes
+        // the read for the time to idle, if the cache has one.)
+        if unsafe { !self.hit(found.word) } {
             return None;
         }
-        // SAFETY: live and protected, as above. (A no-op unless the cache
-        // has a time to idle.)
-        unsafe { self.touch(found.word) };
         policy::record_hit(self.policy_of(&probe, found.side), found.slot);
         Some(entry)
     }

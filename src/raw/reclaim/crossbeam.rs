@@ -73,32 +73,45 @@ impl HandleCell {
     /// Called only by the thread that holds the slot.
     #[inline]
     fn pin(&self, collector: &Collector) -> crossbeam_epoch::Guard {
-        loop {
-            // A pin may reenter (its collection runs deferred drops, which may
-            // use the cache), and reentrant pins only read the cell: shared
-            // accesses overlap, the one write (`register`) overlaps nothing.
-            let pinned = self.handle.with(|cell| {
-                // SAFETY: we hold the slot (our caller's contract), so no other
-                // thread touches the cell; this thread writes it only in
-                // `register`, which runs no code while it does.
-                unsafe { (*cell).as_ref() }.map(LocalHandle::pin)
-            });
-            if let Some(guard) = pinned {
-                return guard;
-            }
-            self.register(collector);
+        // No loop here: a loop around the cold `register` call made the
+        // compiler keep its address in a callee-saved register, which every
+        // inlined get then saved and restored (measured with callgrind).
+        match self.pin_registered() {
+            Some(guard) => guard,
+            None => self.register(collector),
         }
     }
 
+    /// Pins this thread's handle, if it has registered one.
+    ///
+    /// Called only by the thread that holds the slot.
+    #[inline]
+    fn pin_registered(&self) -> Option<crossbeam_epoch::Guard> {
+        // A pin may reenter (its collection runs deferred drops, which may
+        // use the cache), and reentrant pins only read the cell: shared
+        // accesses overlap, the one write (`register`) overlaps nothing.
+        self.handle.with(|cell| {
+            // SAFETY: we hold the slot (our caller's contract), so no other
+            // thread touches the cell; this thread writes it only in
+            // `register`, which runs no code while it does.
+            unsafe { (*cell).as_ref() }.map(LocalHandle::pin)
+        })
+    }
+
+    /// Registers this thread's handle, then pins it.
     #[cold]
     #[inline(never)]
-    fn register(&self, collector: &Collector) {
+    fn register(&self, collector: &Collector) -> crossbeam_epoch::Guard {
         let handle = collector.register();
         self.handle.with_mut(|cell| {
-            // SAFETY: as in `pin`; the cell holds `None` (no reference into
-            // it is alive), and overwriting `None` runs no code.
+            // SAFETY: as in `pin_registered`; the cell holds `None` (no
+            // reference into it is alive), and overwriting `None` runs no code.
             unsafe { *cell = Some(handle) }
         });
+        // Pinned through the cell, which now holds the handle: the pin's
+        // collection may reenter, and a reentrant pin must find it there.
+        self.pin_registered()
+            .expect("the handle was registered just above")
     }
 }
 
