@@ -108,18 +108,34 @@ fn expired_near(deadline: u64, horizon: u64) -> bool {
     now() >= deadline
 }
 
-/// The coarse clock: the precise clock as of the ticker's last tick, so at
-/// most a tick (or a starvation) behind and never ahead; the precise clock
-/// while no ticker runs. One relaxed load, for refreshing idle deadlines on
-/// the hit path.
+/// `expired(deadline)` and the coarse clock at once, for a hit that checks
+/// an idle deadline and may refresh it: `None` if `deadline` has expired,
+/// otherwise the coarse clock, the precise clock as of the ticker's last
+/// tick (so at most a tick, or a starvation, behind and never ahead; the
+/// precise clock while no ticker runs). One relaxed load.
 #[inline]
-pub(crate) fn coarse_now() -> u64 {
+pub(crate) fn unexpired_now(deadline: u64) -> Option<u64> {
     // Relaxed: a hint, as in `expired`.
     let horizon = HORIZON.load(Ordering::Relaxed);
-    if horizon == STOPPED {
-        return now();
+    if deadline > horizon {
+        // So the horizon is not `STOPPED` (the largest value).
+        return Some(horizon.saturating_sub(NEAR));
     }
-    horizon.saturating_sub(NEAR)
+    unexpired_now_near(deadline, horizon)
+}
+
+/// `unexpired_now` for a deadline not beyond the horizon.
+#[cold]
+#[inline(never)]
+fn unexpired_now_near(deadline: u64, horizon: u64) -> Option<u64> {
+    if expired_near(deadline, horizon) {
+        return None;
+    }
+    Some(if horizon == STOPPED {
+        now()
+    } else {
+        horizon.saturating_sub(NEAR)
+    })
 }
 
 /// Starts a ticker unless one runs, is starting or could not start in this

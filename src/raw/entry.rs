@@ -147,6 +147,23 @@ pub(crate) unsafe fn idle_deadline<'a, K, V>(
     Some(unsafe { trailer_word(word, index) })
 }
 
+/// Whether an entry's time to live has run out: never for an untimed one.
+///
+/// # Safety
+///
+/// `word` points to a live entry.
+#[inline(always)]
+pub(crate) unsafe fn ttl_expired<K, V>(word: Word<Entry<K, V>>) -> bool {
+    if !word.is_timed() {
+        return false;
+    }
+    // SAFETY: a timed entry's first trailer word is its deadline; live by
+    // the caller's promise.
+    let deadline = unsafe { trailer_word(word, 0) };
+    // Relaxed: written before the entry was published (see `weight`).
+    clock::expired(deadline.load(Ordering::Relaxed))
+}
+
 /// Whether the entry behind `word` has expired: its time to live has run
 /// out, or it has not been read for the cache's time to idle.
 ///
@@ -156,14 +173,9 @@ pub(crate) unsafe fn idle_deadline<'a, K, V>(
 /// points to a live entry.
 #[inline]
 pub(crate) unsafe fn expired<K, V>(shape: Shape, word: Word<Entry<K, V>>) -> bool {
-    if word.is_timed() {
-        // SAFETY: a timed entry's first trailer word is its deadline; live by
-        // the caller's promise.
-        let deadline = unsafe { trailer_word(word, 0) };
-        // Relaxed: written before the entry was published (see `weight`).
-        if clock::expired(deadline.load(Ordering::Relaxed)) {
-            return true;
-        }
+    // SAFETY: forwarded.
+    if unsafe { ttl_expired(word) } {
+        return true;
     }
     // SAFETY: forwarded from the caller.
     match unsafe { idle_deadline(shape, word) } {
