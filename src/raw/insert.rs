@@ -16,7 +16,7 @@ use super::entry::{Entry, Unpublished};
 use super::policy;
 use super::reclaim::Reclaimer;
 use super::set::WAYS;
-use super::snapshot::{pick_free, Snapshot};
+use super::snapshot::pick_free;
 use super::table::{Probe, Side, Table, PUBLISH};
 use super::weight::Reservation;
 use super::word::Word;
@@ -146,13 +146,9 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         }
         let mut ticket = self.take_ticket();
         loop {
-            let Snapshot {
-                words,
-                visible,
-                free,
-            } = self.snapshot(guard, probe);
+            let snapshot = self.snapshot(guard, probe);
             if ticket {
-                if let Some((side, slot)) = pick_free(free) {
+                if let Some((side, slot)) = pick_free(snapshot.free()) {
                     if self.claim(probe, side, slot, Word::NULL, pending, seen_recently) {
                         return Some(Linked {
                             side,
@@ -168,10 +164,10 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             // checks that the victim is still in its slot).
             let policy_words =
                 Side::BOTH.map(|side| self.policy_of(probe, side).load(Ordering::Relaxed));
-            match policy::choose_victim(policy_words, visible, probe.hash) {
+            match policy::choose_victim(policy_words, snapshot.visible(), probe.hash) {
                 Some((index, slot, victim_rank)) => {
                     let side = Side::BOTH[index];
-                    let victim = words[index][slot];
+                    let victim = snapshot.words[index][slot];
                     // The victim is unlinked in the same step, so `len` does
                     // not change.
                     if self.claim(probe, side, slot, victim, pending, seen_recently) {
@@ -201,7 +197,9 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
                 // take over that entry's ticket.
                 None => {
                     // Only worth it if a slot here is free to take afterwards.
-                    if pick_free(free).is_none() || !self.evict_elsewhere(guard, out, Word::NULL) {
+                    if pick_free(snapshot.free()).is_none()
+                        || !self.evict_elsewhere(guard, out, Word::NULL)
+                    {
                         return None;
                     }
                     ticket = true;

@@ -25,7 +25,6 @@ use super::entry::{self, Entry, Unpublished};
 use super::policy;
 use super::reclaim::Reclaimer;
 use super::set::WAYS;
-use super::snapshot::Snapshot;
 use super::table::{Found, Probe, Side, Table};
 use super::word::Word;
 use crate::sync::Ordering;
@@ -141,9 +140,8 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         K: Send,
         V: Send,
     {
-        let Snapshot {
-            words, mut visible, ..
-        } = self.snapshot(guard, probe);
+        let snapshot = self.snapshot(guard, probe);
+        let mut visible = snapshot.visible();
         // Relaxed: hints that order nothing, as in `link_pending`.
         let policy_words =
             Side::BOTH.map(|side| self.policy_of(probe, side).load(Ordering::Relaxed));
@@ -155,7 +153,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             return false;
         };
         let side = Side::BOTH[index];
-        let victim = words[index][slot];
+        let victim = snapshot.words[index][slot];
         if self.unlink(self.slot(probe, side, slot), victim) {
             self.release(victim);
             policy::record_eviction(self.policy_of(probe, side), rank);
