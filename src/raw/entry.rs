@@ -97,7 +97,7 @@ unsafe fn trailer_word<'a, K, V>(word: Word<Entry<K, V>>, index: usize) -> &'a A
     // alignment of its words, whatever its length.
     let offset =
         std::mem::size_of::<Entry<K, V>>().next_multiple_of(std::mem::align_of::<AtomicU64>());
-    // SAFETY: the pointer came from `Box::into_raw` of the whole `Extended`
+    // SAFETY: the pointer came from `pool::allocate` of the whole `Extended`
     // (so its provenance covers the trailer), and the caller promises the
     // allocation is live and has word `index` at this offset.
     unsafe {
@@ -194,8 +194,9 @@ pub(crate) unsafe fn expired<K, V>(shape: Shape, word: Word<Entry<K, V>>) -> boo
 /// since), and the caller owns it: no one else can reach it any more.
 pub(crate) unsafe fn free<K, V>(shape: Shape, word: Word<Entry<K, V>>) {
     let ptr = word.address();
-    // SAFETY: `Unpublished::new` allocated a `Box` of the type with
-    // `shape.words(word)` trailer words, which the caller hands over.
+    // SAFETY: `Unpublished::new` allocated (`pool::allocate`) a block of the
+    // type with `shape.words(word)` trailer words, which the caller hands
+    // over.
     unsafe {
         match shape.words(word) {
             0 => drop_box(ptr),
@@ -219,7 +220,7 @@ pub(crate) unsafe fn retire<K: Send, V: Send, R: Reclaimer>(
     word: Word<Entry<K, V>>,
 ) {
     let ptr = word.address();
-    // SAFETY: forwarded from the caller; the allocation is a `Box` of the
+    // SAFETY: forwarded from the caller; the allocation is a block of the
     // type with `shape.words(word)` trailer words (see `free`).
     unsafe {
         match shape.words(word) {
@@ -246,7 +247,7 @@ fn allocate<K, V, const N: usize>(
 /// An entry not yet linked into a slot: freed (value dropped) if the insert
 /// unwinds before it is.
 pub(crate) struct Unpublished<K, V> {
-    // Invariant: from `Box::into_raw` of an `Entry` or `Extended` allocated
+    // Invariant: from `pool::allocate` of an `Entry` or `Extended` allocated
     // by `new` for `shape`, owned here until `publish`.
     word: Word<Entry<K, V>>,
     shape: Shape,

@@ -51,11 +51,13 @@ pub trait Reclaimer: sealed::Sealed + std::fmt::Debug + Send + Sync + Sized + 's
     #[doc(hidden)]
     fn protect<T>(guard: &Self::Guard<'_>, slot: &AtomicPtr<T>, order: Ordering) -> *mut T;
 
-    /// Drops `Box::from_raw(ptr)` once no guard can still observe it.
+    /// Drops the value at `ptr` and recycles its block (`drop_box`) once no
+    /// guard can still observe it.
     ///
     /// # Safety
     ///
-    /// 1. `ptr` came from `Box::into_raw` and is retired exactly once.
+    /// 1. `ptr` came from `pool::allocate` (or `Box::into_raw`) and is
+    ///    retired exactly once.
     /// 2. It is no longer reachable from the table: a guard pinned after this
     ///    call can never load it.
     /// 3. `T` is `Send`: the drop may run on another thread.

@@ -20,8 +20,11 @@ use crate::sync::{AtomicPtr, Ordering};
 /// retires entries in batches, each batch costing a process-wide barrier;
 /// this crate sizes batches at a thirty-second of the capacity (32 to 2,048
 /// entries), which brought two-thread writes from a quarter of crossbeam's
-/// speed to about 0.7x (BENCHMARKS.md), at the price of that much garbage
-/// per writing thread. Seize was ahead on two-thread reads in the same runs.
+/// speed to 0.86x-0.97x (BENCHMARKS.md), at the price of that much garbage
+/// per writing thread: a thread's unfilled batch (and its values' `Drop`)
+/// waits until the batch fills, the thread exits or the cache is dropped
+/// (crossbeam keeps up to a bag of 64 per thread the same way). Seize was
+/// ahead on two-thread reads in the same runs.
 ///
 /// A cache operation from a thread-local destructor is fine. Known limitation
 /// (seize 0.5.1, upstream): seize hands a thread's reservation to a new
@@ -112,17 +115,22 @@ impl Seize {
 }
 
 /// How many entries a thread retires before seize tries to reclaim them:
-/// a thirty-second of the capacity, from 32 (seize's default) to 2,048.
+/// a thirty-second of the capacity, from 32 to 2,048, and never fewer than
+/// the CPUs (seize's own default is the larger of 32 and the CPUs: a batch
+/// smaller than the number of active threads is not retired, yet pays the
+/// barrier).
 ///
 /// Each batch costs a process-wide barrier (`membarrier`, which interrupts
 /// every CPU running the process) when it is retired. With seize's default of
 /// 32, two threads that insert fresh keys ran at a quarter of the crossbeam
-/// backend's speed; with batches of 2,048, at 0.85x to 0.9x (insert-100,
-/// capacity 65,536, this crate's BENCHMARKS.md). A batch is garbage that
+/// backend's speed; with batches of 2,048, at 0.86x to 0.97x (insert-100
+/// and get+insert-on-miss, capacity 65,536, this crate's BENCHMARKS.md). A batch is garbage that
 /// waits, so it scales with the capacity: each thread holds at most a
 /// thirty-second of it.
 fn batch_size(capacity: usize) -> usize {
-    (capacity / 32).clamp(32, 2_048)
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+    (capacity / 32).clamp(32, 2_048).max(cpus)
 }
 
 impl Reclaimer for Seize {
@@ -168,7 +176,8 @@ impl Reclaimer for Seize {
                 unsafe { drop_box(ptr) }
             }
             // SAFETY: retire's contract 1 and 2 are seize's `defer_retire`
-            // contract; `reclaim` frees a `Box`, which is what `ptr` is (1).
+            // contract; `reclaim` recycles a block from `pool::allocate` (or a
+            // `Box`), which is what `ptr` is (1).
             unsafe {
                 match &guard.0 {
                     Entered::Local(guard) => ::seize::Guard::defer_retire(guard, ptr, reclaim::<T>),
