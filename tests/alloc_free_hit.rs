@@ -23,6 +23,16 @@ fn allocations(work: impl FnOnce()) -> usize {
     region.change().allocations
 }
 
+/// The fewest allocations `work` made over three runs. The count is
+/// process-wide, and once in a CI run (loaded machine, all features) a
+/// region saw 4 allocations that no run here reproduced (20 runs under a
+/// CPU hog): something outside the cache. An allocation per hit would show
+/// in every run (each run makes 100 hits), so the minimum keeps the test's
+/// teeth.
+fn fewest_allocations(mut work: impl FnMut()) -> usize {
+    (0..3).map(|_| allocations(&mut work)).min().unwrap_or(0)
+}
+
 struct NoWake;
 
 impl Wake for NoWake {
@@ -46,13 +56,13 @@ fn a_hit_with_a_borrowed_key_allocates_nothing() {
     // reclaimer, which may allocate once.
     assert_eq!(*cache.get_or_insert_with_ref("key", || 1), 1);
 
-    let sync_hits = allocations(|| {
+    let sync_hits = fewest_allocations(|| {
         for _ in 0..100 {
             assert_eq!(*cache.get_or_insert_with_ref("key", || unreachable!()), 1);
         }
     });
     assert_eq!(sync_hits, 0, "get_or_insert_with_ref allocated on a hit");
-    let async_hits = allocations(|| {
+    let async_hits = fewest_allocations(|| {
         for _ in 0..100 {
             let hit = cache.get_or_insert_async_ref("key", async { unreachable!() });
             assert_eq!(ready_now(hit, &mut context), 1);
