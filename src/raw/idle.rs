@@ -34,18 +34,6 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         unsafe { entry::expired(self.shape, word) }
     }
 
-    /// Whether the entry behind `word` has outlived its time to live (a bit
-    /// test for an untimed entry); the check of a hit without a time to idle.
-    ///
-    /// # Safety
-    ///
-    /// `word` points to a live entry of this table.
-    #[inline(always)]
-    unsafe fn ttl_expired(&self, word: Word<Entry<K, V>>) -> bool {
-        // SAFETY: forwarded.
-        unsafe { entry::ttl_expired(word) }
-    }
-
     /// Checks a hit on the entry behind `word`: false if it has expired,
     /// otherwise true, having noted the read for the time to idle.
     ///
@@ -66,7 +54,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
             return unsafe { self.touch(word) };
         }
         // SAFETY: forwarded.
-        unsafe { !self.ttl_expired(word) }
+        unsafe { !entry::ttl_expired(word) }
     }
 
     /// The check of a hit in a cache with a time to idle: false if the
@@ -97,7 +85,7 @@ impl<K, V, R: Reclaimer> Table<K, V, R> {
         };
         // A timed entry's time to live too.
         // SAFETY: forwarded.
-        if unsafe { self.ttl_expired(word) } {
+        if unsafe { entry::ttl_expired(word) } {
             return false;
         }
         let fresh = refreshed(now, self.idle_ms);

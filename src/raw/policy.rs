@@ -329,8 +329,8 @@ fn age(policy: &AtomicU64) {
 /// (`set * WAYS + slot`), so evictions spread over equal candidates.
 ///
 /// Branch-light: each rank's slots are gathered into one 14-bit mask at
-/// once (see `gather`), instead of ranking the slots one by one (on the
-/// insert path this and the snapshot's masks cut callgrind's count).
+/// once (see `gather`), instead of ranking the slots one by one; the
+/// insert's snapshot supplies `visible` as the same kind of mask.
 #[inline]
 pub(crate) fn choose_victim(
     policy: [u64; 2],

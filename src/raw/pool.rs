@@ -2,8 +2,9 @@
 //! insert reuses the memory of an entry reclaimed on its thread instead of a
 //! `free` and a `malloc` per entry.
 //!
-//! Reclamation drops a retired entry's key and value and hands its block to
-//! the pool of the thread that reclaims it (`recycle`); an allocation of the
+//! Reclamation drops a retired entry's key and value (`reclaim::drop_box`)
+//! and hands its block to the pool of the thread that reclaims it
+//! (`release`); an allocation of the
 //! same layout on that thread takes a block back (`allocate`) before asking
 //! the global allocator. Every block came from the global allocator with the
 //! layout of its type, so a pooled block can go back to it at any time, and
@@ -56,25 +57,16 @@ pub(crate) fn allocate<T>(value: T) -> *mut T {
     }
 }
 
-/// Drops the value in a block from `allocate` (or `Box::into_raw`) and pools
-/// the block, or frees it when this thread's pool is full. A panic in the
-/// value's `Drop` is swallowed (see `reclaim::drop_box`); the block is
-/// recycled all the same.
+/// Pools the block of a `T` whose value was dropped (or moved out), or frees
+/// it when this thread's pool is full. The value is the caller's business:
+/// `reclaim::drop_box` drops it, swallowing a panic, and then calls this.
 ///
 /// # Safety
 ///
-/// `ptr` came from `allocate::<T>` or `Box::<T>::into_raw`, holds a live
-/// value, and no one else can reach it any more.
-pub(crate) unsafe fn recycle<T>(ptr: *mut T) {
+/// `ptr` came from `allocate::<T>` or `Box::<T>::into_raw`, holds no live
+/// value any more, and no one else can reach it.
+pub(crate) unsafe fn release<T>(ptr: *mut T) {
     let layout = Layout::new::<T>();
-    // SAFETY: the caller hands over sole ownership of a live value.
-    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
-        ptr.drop_in_place()
-    }));
-    if let Err(payload) = dropped {
-        // Forgotten, not dropped, as `reclaim::discard_panic` does.
-        std::mem::forget(payload);
-    }
     if layout.size() == 0 {
         return;
     }
@@ -82,8 +74,8 @@ pub(crate) unsafe fn recycle<T>(ptr: *mut T) {
     let block = unsafe { NonNull::new_unchecked(ptr.cast::<u8>()) };
     if let Some(block) = put(block, layout) {
         // SAFETY: allocated by the global allocator with `layout` (by
-        // `Box::new` or by `allocate`, which pools only such blocks), and its
-        // value was dropped above.
+        // `Box::new` or by `allocate`, which pools only such blocks), and it
+        // holds no value (the caller's promise).
         unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
     }
 }
@@ -110,7 +102,6 @@ mod local {
     struct Class {
         size: usize,
         align: usize,
-        limit: usize,
         // Invariant: each block was allocated by the global allocator with
         // `Layout::from_size_align(size, align)`, holds no value, and is owned
         // by this pool alone.
@@ -121,7 +112,6 @@ mod local {
         const UNUSED: Class = Class {
             size: 0,
             align: 0,
-            limit: 0,
             blocks: Vec::new(),
         };
     }
@@ -196,20 +186,17 @@ mod local {
                 return Some(block);
             };
             let class = &mut pool.classes[index];
-            if class.size != layout.size() || class.align != layout.align() {
-                // Its `Vec` keeps its capacity: `limit` entries at most of
-                // the old class, bookkeeping of the same bounded size.
-                class.size = layout.size();
-                class.align = layout.align();
-                class.limit = limit;
-            }
-            if class.blocks.len() >= class.limit {
+            // Its `Vec` keeps its capacity when the class changes layout:
+            // `MAX_BLOCKS` entries at most, bookkeeping of the same bound.
+            class.size = layout.size();
+            class.align = layout.align();
+            if class.blocks.len() >= limit {
                 return Some(block);
             }
-            if class.blocks.capacity() < class.limit
+            if class.blocks.capacity() < limit
                 && class
                     .blocks
-                    .try_reserve_exact(class.limit - class.blocks.len())
+                    .try_reserve_exact(limit - class.blocks.len())
                     .is_err()
             {
                 return Some(block);
@@ -247,38 +234,9 @@ fn put(block: NonNull<u8>, _: Layout) -> Option<NonNull<u8>> {
 
 #[cfg(all(test, not(any(epoch_cache_loom, epoch_cache_no_pool))))]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use super::*;
 
-    static DROPS: AtomicUsize = AtomicUsize::new(0);
-
-    struct Counted(#[allow(dead_code)] [u64; 3]);
-
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            DROPS.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    #[test]
-    fn a_recycled_block_is_reused_on_its_thread() {
-        std::thread::spawn(|| {
-            let first = allocate(Counted([1, 2, 3]));
-            // SAFETY: from `allocate`, never shared.
-            unsafe { recycle(first) };
-            assert_eq!(DROPS.load(Ordering::Relaxed), 1, "the value was dropped");
-            let second = allocate(Counted([4, 5, 6]));
-            assert_eq!(first, second, "the pooled block was reused");
-            // SAFETY: from `allocate`, never shared.
-            assert_eq!(unsafe { &(*second).0 }, &[4, 5, 6]);
-            // SAFETY: as above.
-            unsafe { recycle(second) };
-        })
-        .join()
-        .unwrap();
-    }
-
+    /// (The values are byte arrays: nothing to drop before `release`.)
     #[test]
     fn pools_are_bounded_per_layout() {
         std::thread::spawn(|| {
@@ -286,7 +244,7 @@ mod tests {
             let blocks: Vec<*mut [u8; 64]> = (0..N).map(|_| allocate([7_u8; 64])).collect();
             for &block in &blocks {
                 // SAFETY: from `allocate`, never shared.
-                unsafe { recycle(block) };
+                unsafe { release(block) };
             }
             let limit = (local::CLASS_BYTES / 64).min(local::MAX_BLOCKS);
             assert!(limit < N);
@@ -295,7 +253,7 @@ mod tests {
             assert_eq!(local::pooled(Layout::new::<[u8; 64]>()), 0);
             for block in reused {
                 // SAFETY: as above.
-                unsafe { recycle(block) };
+                unsafe { release(block) };
             }
             // Layouts beyond the classes go straight back to the allocator.
             let (a, b, c, d) = (
@@ -306,10 +264,10 @@ mod tests {
             );
             // SAFETY: each from `allocate`, never shared.
             unsafe {
-                recycle(a);
-                recycle(b);
-                recycle(c);
-                recycle(d);
+                release(a);
+                release(b);
+                release(c);
+                release(d);
             }
             assert_eq!(local::pooled(Layout::new::<[u8; 8]>()), 1);
             assert_eq!(local::pooled(Layout::new::<[u8; 24]>()), 1);
@@ -323,14 +281,14 @@ mod tests {
             let eight = allocate([1_u8; 8]);
             assert_eq!(local::pooled(Layout::new::<[u8; 8]>()), 0);
             // SAFETY: from `allocate`, never shared.
-            unsafe { recycle(allocate([2_u8; 48])) };
+            unsafe { release(allocate([2_u8; 48])) };
             assert_eq!(
                 local::pooled(Layout::new::<[u8; 48]>()),
                 1,
                 "took the empty class"
             );
             // SAFETY: as above.
-            unsafe { recycle(eight) };
+            unsafe { release(eight) };
             assert_eq!(
                 local::pooled(Layout::new::<[u8; 8]>()),
                 0,
@@ -339,7 +297,7 @@ mod tests {
             // A block larger than a class may hold is never pooled.
             let big = allocate([3_u8; (64 << 10) + 1]);
             // SAFETY: as above.
-            unsafe { recycle(big) };
+            unsafe { release(big) };
             assert_eq!(local::pooled(Layout::new::<[u8; (64 << 10) + 1]>()), 0);
         })
         .join()

@@ -7,6 +7,8 @@
 //! Both work from any thread at any time, thread-local destructors included,
 //! and neither keeps anything of a thread that has exited.
 
+use std::panic::{self, AssertUnwindSafe};
+
 use crate::sync::{AtomicPtr, Ordering};
 
 mod crossbeam;
@@ -76,8 +78,13 @@ pub trait Reclaimer: sealed::Sealed + std::fmt::Debug + Send + Sync + Sized + 's
 /// `ptr` came from `Box::into_raw` or `pool::allocate`, and no one else can
 /// reach it any more.
 pub(crate) unsafe fn drop_box<T>(ptr: *mut T) {
-    // SAFETY: forwarded from the caller.
-    unsafe { super::pool::recycle(ptr) }
+    // SAFETY: the caller hands over sole ownership of a live value.
+    let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe { ptr.drop_in_place() }));
+    discard_panic(dropped);
+    // SAFETY: from `pool::allocate` or `Box::into_raw` (the caller's
+    // promise), its value dropped just above (or half-dropped by a panic,
+    // which leaves nothing to drop), and no one else can reach it.
+    unsafe { super::pool::release(ptr) }
 }
 
 /// Discards a caught panic. The payload is forgotten, not dropped: a payload
@@ -108,3 +115,39 @@ pub(crate) fn discard_panic(result: std::thread::Result<()>) {
 /// assert_eq!(cache.get_cloned(&1), Some(2));
 /// ```
 pub type DefaultReclaimer = Crossbeam;
+
+#[cfg(all(test, not(any(epoch_cache_loom, epoch_cache_no_pool))))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::raw::pool;
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Counted(#[allow(dead_code)] [u64; 3]);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_recycled_block_is_reused_on_its_thread() {
+        std::thread::spawn(|| {
+            let first = pool::allocate(Counted([1, 2, 3]));
+            // SAFETY: from `allocate`, never shared.
+            unsafe { drop_box(first) };
+            assert_eq!(DROPS.load(Ordering::Relaxed), 1, "the value was dropped");
+            let second = pool::allocate(Counted([4, 5, 6]));
+            assert_eq!(first, second, "the pooled block was reused");
+            // SAFETY: from `allocate`, never shared.
+            assert_eq!(unsafe { &(*second).0 }, &[4, 5, 6]);
+            // SAFETY: as above.
+            unsafe { drop_box(second) };
+        })
+        .join()
+        .unwrap();
+    }
+}
